@@ -1,0 +1,107 @@
+//! The descriptor a device plugin registers, and what the core hands it to build and describe an
+//! instance.
+
+use std::sync::Arc;
+
+use vm_fdt::FdtWriter;
+
+use crate::{ConfigError, Console, Device, HartLines, IrqLine, IrqPins, Params};
+
+/// Resources one instance of a kind needs on the bus.
+#[derive(Debug, Clone, Copy)]
+pub struct Resources {
+    /// Size of the MMIO region in bytes (a power of two; automatic bases are aligned to it,
+    /// at least to 4 KiB).
+    pub mmio_size: u64,
+    /// Number of interrupt lines into an interrupt controller (0 or 1).
+    pub irqs: u32,
+}
+
+/// Present on kinds that are interrupt controllers for other devices (e.g. a PLIC).
+#[derive(Debug, Clone, Copy)]
+pub struct IrqController {
+    /// Highest source number a device may use (sources are `1..=max_source`).
+    pub max_source: u32,
+}
+
+/// A device kind, registered by its plugin with `inventory::submit!`.
+pub struct DeviceKind {
+    /// Name used in machine files (`kind = "uart8250"`).
+    pub kind: &'static str,
+    /// One line for `semu devices`.
+    pub summary: &'static str,
+    /// A complete `[[device]]` table of this kind, as TOML (tested to parse and build).
+    pub example: &'static str,
+    /// JSON Schema of the kind's own options (`schemars::schema_for!(Options)`).
+    pub schema: fn() -> schemars::Schema,
+    /// Bus resources of one instance.
+    pub resources: Resources,
+    /// Set if this kind is an interrupt controller other devices' `irq` refers to.
+    pub irq_controller: Option<IrqController>,
+    /// Set if an instance can be the console: the Linux tty name prefix (`"ttyS"`). The n-th such
+    /// device by address is `ttyS<n>`.
+    pub console_tty: Option<&'static str>,
+    /// Set if an instance is a disk that can hold the root file system: the Linux name prefix
+    /// (`"vd"`, the n-th such device by address is `vda`, `vdb`, ...) and the option naming its
+    /// image file (which `--disk` overrides).
+    pub block: Option<(&'static str, &'static str)>,
+    /// Checks the instance's options (and that the files they name exist) without opening
+    /// anything for use. `semu validate` runs this.
+    pub check: fn(&DeviceSpec) -> Result<(), ConfigError>,
+    /// Builds a working instance.
+    pub build: fn(&DeviceSpec, &mut BuildCtx) -> anyhow::Result<Box<dyn Device>>,
+    /// Writes the kind's own properties into the instance's device-tree node. The core has already
+    /// opened the node `<name>@<base>` and written `reg`, `interrupts`, `interrupt-parent` and
+    /// (for controllers) `phandle`; the plugin adds `compatible` and whatever else it needs, and no
+    /// child nodes.
+    pub fdt: fn(&DeviceSpec, &mut FdtCtx) -> Result<(), vm_fdt::Error>,
+    /// Node name in the device tree (`serial`, `virtio_mmio`, `interrupt-controller`, ...).
+    pub fdt_name: &'static str,
+}
+
+inventory::collect!(DeviceKind);
+
+/// One validated, placed device instance.
+#[derive(Clone, Debug)]
+pub struct DeviceSpec {
+    /// Instance name from the machine file.
+    pub name: String,
+    /// Kind name.
+    pub kind: &'static str,
+    /// Base address of its MMIO region.
+    pub base: u64,
+    /// Size of its MMIO region.
+    pub size: u64,
+    /// Its interrupt source number at its controller, if it has one.
+    pub irq: Option<u32>,
+    /// Kind-specific options.
+    pub params: Params,
+    /// Number of harts in the machine.
+    pub harts: usize,
+    /// Ticks per second of the machine timebase (`time` CSR, ACLINT `mtime`).
+    pub timebase_frequency: u64,
+    /// Whether this instance is the machine's console.
+    pub console: bool,
+}
+
+/// What the core gives a plugin to build an instance.
+pub struct BuildCtx {
+    /// The instance's interrupt line, if it has one.
+    pub irq: Option<IrqLine>,
+    /// For interrupt controllers: the input pins other devices drive.
+    pub irq_pins: Option<Arc<IrqPins>>,
+    /// Hart interrupt pins, for interrupt controllers and timers.
+    pub hart_lines: Arc<HartLines>,
+    /// The host console (also wakes the machine from host threads).
+    pub console: Arc<Console>,
+    /// Whether the user asked for host-side log lines.
+    pub verbose: bool,
+}
+
+/// What the core gives a plugin to describe an instance in the device tree.
+pub struct FdtCtx<'a> {
+    /// The writer, positioned inside the instance's node.
+    pub fdt: &'a mut FdtWriter,
+    /// Phandle of each hart's local interrupt controller (`/cpus/cpu@N/interrupt-controller`).
+    pub cpu_intc: &'a [u32],
+}

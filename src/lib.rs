@@ -1,0 +1,10 @@
+//! semu: a RISC-V RV32IMA system emulator in which a machine is a TOML file.
+//!
+//! The path from a machine file to a running guest is
+//! [`config`] (parse) → [`config::validate`] (check and place) → [`machine`] (build devices from
+//! the [`registry`], load the kernel) → [`fdt`] (device tree, a pure function of the validated
+//! machine) → [`machine::Machine::run`]. See `ARCHITECTURE.md`.
+
+pub mod bus;
+pub mod clock;
+pub mod cpu;
