@@ -7,4 +7,9 @@
 
 pub mod bus;
 pub mod clock;
+pub mod config;
 pub mod cpu;
+pub mod fdt;
+pub mod loader;
+pub mod registry;
+pub mod schema;

@@ -105,3 +105,9 @@ pub struct FdtCtx<'a> {
     /// Phandle of each hart's local interrupt controller (`/cpus/cpu@N/interrupt-controller`).
     pub cpu_intc: &'a [u32],
 }
+
+impl std::fmt::Debug for DeviceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceKind").field("kind", &self.kind).finish_non_exhaustive()
+    }
+}

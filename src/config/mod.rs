@@ -1,0 +1,281 @@
+//! The machine file: plain serde data (this module) and the cross-field rules ([`validate`]).
+//!
+//! ```toml
+//! [memory]
+//! base = 0x8000_0000
+//! size = "512MiB"
+//!
+//! [cpu]
+//! harts = 1
+//! isa = "rv32ima_zicsr_zifencei_zicntr"
+//!
+//! [boot]
+//! kernel = "../build/guest/Image"
+//! root = "disk0"
+//!
+//! [[device]]
+//! name = "disk0"
+//! kind = "virtio-blk"
+//! image = "../build/guest/rootfs.ext4"
+//! ```
+
+mod isa;
+mod size;
+pub mod validate;
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use isa::Isa;
+pub use size::Size;
+pub use validate::{validate, Overrides, Validated};
+
+/// A whole machine file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(title = "semu machine", description = "A RISC-V machine for the semu emulator")]
+pub struct MachineFile {
+    /// Free text describing the machine.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Guest RAM.
+    pub memory: Memory,
+    /// The harts and their ISA.
+    #[serde(default)]
+    pub cpu: Cpu,
+    /// What to boot and how.
+    #[serde(default)]
+    pub boot: Boot,
+    /// Where devices without a `base` are placed.
+    #[serde(default)]
+    pub soc: Soc,
+    /// Device instances.
+    #[serde(default, rename = "device")]
+    #[schemars(with = "Vec<serde_json::Value>")]
+    pub devices: Vec<Spanned<DeviceEntry>>,
+}
+
+/// Guest RAM: one region.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Memory {
+    /// Guest physical base address (default 0x8000_0000, like QEMU's virt board).
+    #[serde(default = "default_ram_base")]
+    #[schemars(with = "u64")]
+    pub base: Spanned<u64>,
+    /// Size: a byte count or a string such as "512MiB".
+    #[schemars(with = "Size")]
+    pub size: Spanned<Size>,
+}
+
+fn default_ram_base() -> Spanned<u64> {
+    Spanned::new(0..0, 0x8000_0000)
+}
+
+/// The harts.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Cpu {
+    /// Number of harts (1 to 32).
+    #[serde(default = "default_harts")]
+    #[schemars(with = "u32")]
+    pub harts: Spanned<u32>,
+    /// ISA string, checked against what semu implements (`rv32ima_zicsr_zifencei_zicntr`).
+    #[serde(default = "default_isa")]
+    #[schemars(with = "String")]
+    pub isa: Spanned<String>,
+    /// Ticks per second of `mtime` and the `time` CSR.
+    #[serde(default = "default_timebase")]
+    #[schemars(with = "u64")]
+    pub timebase_frequency: Spanned<u64>,
+    /// Where time comes from: the host clock, or retired instructions (deterministic runs).
+    #[serde(default)]
+    pub clock: ClockKind,
+    /// Options of the A extension.
+    #[serde(default)]
+    pub amo: Amo,
+}
+
+impl Default for Cpu {
+    fn default() -> Self {
+        Self {
+            harts: default_harts(),
+            isa: default_isa(),
+            timebase_frequency: default_timebase(),
+            clock: ClockKind::default(),
+            amo: Amo::default(),
+        }
+    }
+}
+
+fn default_harts() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+fn default_isa() -> Spanned<String> {
+    Spanned::new(0..0, "rv32ima_zicsr_zifencei_zicntr".to_string())
+}
+fn default_timebase() -> Spanned<u64> {
+    Spanned::new(0..0, 10_000_000)
+}
+
+/// Time source.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockKind {
+    /// The host's monotonic clock.
+    #[default]
+    Host,
+    /// Retired instructions (100 per tick): two runs are identical.
+    Instret,
+}
+
+/// Options of the A extension.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Amo {
+    /// LR/SC reservation granule in bytes (a power of two, 4 to 4096).
+    #[serde(default = "default_granule")]
+    #[schemars(with = "u32")]
+    pub reservation_granule: Spanned<u32>,
+    /// What a misaligned AMO does: raise an address-misaligned exception, or complete.
+    #[serde(default)]
+    pub misaligned: MisalignedKind,
+}
+
+impl Default for Amo {
+    fn default() -> Self {
+        Self { reservation_granule: default_granule(), misaligned: MisalignedKind::default() }
+    }
+}
+
+fn default_granule() -> Spanned<u32> {
+    Spanned::new(0..0, 64)
+}
+
+/// Behaviour of misaligned AMOs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MisalignedKind {
+    /// Store/AMO address-misaligned exception (cause 6).
+    #[default]
+    Trap,
+    /// Perform the AMO anyway.
+    Emulate,
+}
+
+/// What to boot.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Boot {
+    /// `linux`: an S-mode kernel `Image` on the emulator's built-in SBI; `bare-metal`: an ELF in
+    /// M-mode, pass/fail through `tohost`.
+    #[serde(default)]
+    pub mode: BootModeKind,
+    /// Kernel `Image` (linux) or ELF (bare-metal), relative to this file.
+    #[serde(default)]
+    #[schemars(with = "Option<PathBuf>")]
+    pub kernel: Option<Spanned<PathBuf>>,
+    /// Initial ramdisk (cpio), relative to this file.
+    #[serde(default)]
+    #[schemars(with = "Option<PathBuf>")]
+    pub initrd: Option<Spanned<PathBuf>>,
+    /// Extra kernel arguments, after the ones the machine implies.
+    #[serde(default)]
+    pub append: Option<String>,
+    /// The disk device holding the root file system (`root=/dev/vdX rw rootwait` follows from it).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub root: Option<Spanned<String>>,
+    /// The console device (default: the first device that can be one, by address).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub console: Option<Spanned<String>>,
+    /// Bare-metal: address of `tohost` (default: the ELF's `tohost` symbol).
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub tohost: Option<Spanned<u64>>,
+}
+
+/// Boot mode.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootModeKind {
+    /// Linux kernel in S-mode with SBI provided by the emulator.
+    #[default]
+    Linux,
+    /// ELF in M-mode, no SBI, HTIF `tohost`.
+    BareMetal,
+}
+
+/// The window devices without a fixed `base` are placed in.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Soc {
+    /// Lowest address for automatic placement (default 0x1000_0000 when RAM is at or above
+    /// 0x4000_0000, else 0xF000_0000).
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub base: Option<Spanned<u64>>,
+}
+
+/// One `[[device]]` table: the keys every device has; the rest are the kind's own options.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct DeviceEntry {
+    /// Instance name (unique; used in the device tree node name and in messages).
+    pub name: Spanned<String>,
+    /// Device kind, from the registry.
+    pub kind: Spanned<String>,
+    /// Base address (allocated when left out).
+    #[serde(default)]
+    pub base: Option<Spanned<u64>>,
+    /// Interrupt source number at its controller (allocated when left out).
+    #[serde(default)]
+    pub irq: Option<Spanned<u32>>,
+    /// The interrupt controller instance (default: the only one).
+    #[serde(default)]
+    pub irq_parent: Option<Spanned<String>>,
+    /// Kind-specific options (parsed by the plugin).
+    #[serde(flatten)]
+    pub options: toml::Table,
+}
+
+/// Keys of a `[[device]]` table that are not the kind's own options.
+pub const COMMON_KEYS: &[&str] = &["name", "kind", "base", "irq", "irq-parent"];
+
+/// A machine file's text parsed into [`MachineFile`], with errors naming file and line.
+pub fn parse(file: &semu_api::SourceFile) -> Result<MachineFile, semu_api::ConfigError> {
+    let doc = toml::de::DeTable::parse(&file.text).map_err(|e| file.error(e.span(), e.message().trim()))?;
+    MachineFile::deserialize(toml::de::Deserializer::from(doc)).map_err(|e| {
+        let mut err = file.error(e.span(), e.message().trim());
+        err.field = field_of(&file.text, e.span());
+        err
+    })
+}
+
+/// The key on the line of `span`, if that line is `key = value`.
+fn field_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> {
+    let at = span?.start.min(text.len());
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty() && !key.starts_with('[')).then(|| key.to_string())
+}
+
+/// Reads, parses and validates the machine file at `path`, with command-line overrides.
+pub fn load(path: &std::path::Path, ov: &Overrides) -> Result<Validated, semu_api::ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| semu_api::ConfigError {
+        file: path.to_path_buf(),
+        line: None,
+        instance: None,
+        field: None,
+        message: format!("cannot read machine file: {e}"),
+    })?;
+    let file = semu_api::SourceFile::new(path, text);
+    let parsed = parse(&file)?;
+    validate(&file, parsed, ov)
+}
