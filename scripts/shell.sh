@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# From a fresh machine to a Linux shell in semu: installs what is missing, builds the guest images
+# (cached after the first run), builds semu, and boots machines/minimal.toml (or the machine file
+# given as the first argument; further arguments go to `semu run`). Quit with Ctrl-A x.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+scripts/build-guest.sh
+cargo build --release -q
+machine="${1:-machines/minimal.toml}"
+shift || true
+exec target/release/semu run "$machine" "$@"
