@@ -1,1 +1,14 @@
-fn main() {}
+//! `semu`: parses the command line and hands over to the library.
+
+use clap::Parser;
+
+fn main() {
+    let cli = semu::cli::Cli::parse();
+    match semu::cli::main_with(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("semu: error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

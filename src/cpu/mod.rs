@@ -1,1 +1,362 @@
 //! The hart: RV32IMA, Zicsr, Zifencei, Zicntr; M, S and U modes; Sv32.
+//!
+//! Code map: [`decode`] turns words into [`Insn`]s (and [`disasm`] prints them); `exec` runs
+//! them, with memory accesses in `mem` (TLB fast path, slow path, AMOs, LR/SC), translation in
+//! `mmu` (Sv32 walk and software TLB), CSRs in `csr`, and traps in [`trap`]. [`Shared`] holds
+//! what the harts of one machine share: the decoded-instruction cache and the LR/SC reservations.
+//! The machine loop that runs harts in slices is [`crate::run`].
+
+mod cache;
+mod csr;
+pub mod decode;
+pub mod disasm;
+mod exec;
+mod mem;
+mod mmu;
+pub mod trap;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+pub use cache::Shared;
+pub use decode::{decode, Insn};
+pub use trap::{Exception, Trap};
+
+use crate::bus::System;
+use exec::Stop;
+use mmu::Mmu;
+
+/// What a misaligned AMO does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MisalignedAmo {
+    /// Raise a store/AMO address-misaligned exception (cause 6).
+    Trap,
+    /// Perform it (atomically: all harts run on one thread). LR/SC still trap.
+    Emulate,
+}
+
+/// Per-hart configuration from the machine file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HartConfig {
+    /// LR/SC reservation granule in bytes (a power of two, at least 4; at most a page is used).
+    pub reservation_granule: u32,
+    /// What a misaligned AMO does.
+    pub misaligned_amo: MisalignedAmo,
+    /// Whether the M extension is present (otherwise its encodings are illegal).
+    pub ext_m: bool,
+    /// Whether the A extension is present.
+    pub ext_a: bool,
+}
+
+impl Default for HartConfig {
+    fn default() -> Self {
+        Self { reservation_granule: 64, misaligned_amo: MisalignedAmo::Trap, ext_m: true, ext_a: true }
+    }
+}
+
+/// Privilege level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priv {
+    /// User.
+    U = 0,
+    /// Supervisor.
+    S = 1,
+    /// Machine.
+    M = 3,
+}
+
+/// Why [`Hart::run_slice`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SliceExit {
+    /// The budget is used up.
+    Budget,
+    /// The hart executed `wfi` and waits for an interrupt.
+    Wfi,
+    /// With built-in firmware: a trap would enter M-mode. The hart is unchanged (pc at the
+    /// trapping instruction); the firmware handles it (an SBI call for an S-mode `ecall`).
+    Firmware(Trap),
+}
+
+/// One hart: registers, CSRs, translation state and run state.
+pub struct Hart {
+    /// x0..x31, and x32 that absorbs writes to x0 (the rest is padding for unchecked indexing).
+    regs: [u32; 64],
+    pc: u32,
+    privilege: Priv,
+    csr: csr::Csrs,
+    instret: u64,
+    id: usize,
+    cfg: HartConfig,
+    mmu: Mmu,
+    /// The [`Shared::epoch`] the TLB's decode-cache references belong to.
+    epoch: u64,
+    /// Waiting in `wfi`.
+    pub(crate) wfi: bool,
+    /// Stopped (HSM): does not run until started.
+    pub(crate) stopped: bool,
+    /// Traps into M-mode go to the built-in firmware (Linux boot mode).
+    pub(crate) firmware: bool,
+    /// SBI timer compare value (`u64::MAX`: none).
+    pub(crate) timecmp: u64,
+}
+
+impl Hart {
+    /// A hart in its reset state: M-mode, pc 0, registers and CSRs zero, started.
+    pub fn new(id: usize, cfg: &HartConfig) -> Self {
+        let mut h = Self {
+            regs: [0; 64],
+            pc: 0,
+            privilege: Priv::M,
+            csr: csr::Csrs::default(),
+            instret: 0,
+            id,
+            cfg: *cfg,
+            mmu: Mmu::new(),
+            epoch: 0,
+            wfi: false,
+            stopped: false,
+            firmware: false,
+            timecmp: u64::MAX,
+        };
+        h.mode_changed();
+        h
+    }
+
+    /// The hart id (`mhartid`).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Program counter.
+    pub fn pc(&self) -> u32 {
+        self.pc
+    }
+
+    /// Sets the program counter.
+    pub fn set_pc(&mut self, pc: u32) {
+        self.pc = pc;
+        self.mmu.fetch_tag = mmu::NO_TAG;
+    }
+
+    /// Register `x<i>` (0 for x0 and out-of-range indices).
+    pub fn reg(&self, i: usize) -> u32 {
+        if i < 32 {
+            self.regs[i]
+        } else {
+            0
+        }
+    }
+
+    /// Sets register `x<i>` (ignored for x0 and out-of-range indices).
+    pub fn set_reg(&mut self, i: usize, v: u32) {
+        if (1..32).contains(&i) {
+            self.regs[i] = v;
+        }
+    }
+
+    /// Current privilege level.
+    pub fn privilege(&self) -> Priv {
+        self.privilege
+    }
+
+    /// Sets the privilege level.
+    pub fn set_privilege(&mut self, p: Priv) {
+        self.privilege = p;
+        self.mode_changed();
+    }
+
+    /// Reads a CSR without privilege checks (for debuggers and tests). `time` reads as 0 and
+    /// `mip` shows only the software-written bits here.
+    pub fn csr(&self, addr: u16) -> Option<u32> {
+        self.read_csr(addr, 0, 0)
+    }
+
+    /// Writes a CSR without privilege checks (WARL rules still apply). False if it does not
+    /// exist or is read-only.
+    pub fn set_csr(&mut self, addr: u16, v: u32) -> bool {
+        let ok = self.write_csr(addr, v, false).is_some();
+        self.flush_all();
+        ok
+    }
+
+    /// Instructions retired.
+    pub fn instret(&self) -> u64 {
+        self.instret
+    }
+
+    /// Whether the hart is stopped (HSM).
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Stops or starts the hart (secondary harts of a Linux machine start stopped).
+    pub fn set_stopped(&mut self, stopped: bool) {
+        self.stopped = stopped;
+        self.wfi = false;
+    }
+
+    /// Whether the hart waits in `wfi`.
+    pub fn is_waiting(&self) -> bool {
+        self.wfi
+    }
+
+    /// The configuration the hart was built with.
+    pub fn config(&self) -> &HartConfig {
+        &self.cfg
+    }
+
+    /// Takes `trap`, or hands it to the firmware if it would enter M-mode with firmware on.
+    fn take(&mut self, trap: Trap, sh: &mut Shared) -> Option<SliceExit> {
+        sh.clear_reservation(self.id);
+        if self.firmware && self.trap_target(trap) == Priv::M {
+            return Some(SliceExit::Firmware(trap));
+        }
+        self.enter_trap(trap);
+        None
+    }
+
+    /// Takes a pending, enabled interrupt if there is one.
+    pub(crate) fn check_interrupts(&mut self, sys: &System, sh: &mut Shared) -> Option<SliceExit> {
+        let lines = sys.hart_lines.get(self.id);
+        let irq = self.pending_interrupt(lines)?;
+        self.wfi = false;
+        self.take(irq, sh)
+    }
+
+    /// Runs up to `budget` instructions (trap entries count too). Returns the number of
+    /// iterations used and why it stopped.
+    pub(crate) fn run_slice(&mut self, sys: &mut System, sh: &mut Shared, budget: u64, trace: bool) -> (u64, SliceExit) {
+        if self.epoch != sh.epoch {
+            self.flush_all();
+            self.epoch = sh.epoch;
+        }
+        if let Some(exit) = self.check_interrupts(sys, sh) {
+            return (0, exit);
+        }
+        if trace {
+            self.slice_loop::<true>(sys, sh, budget)
+        } else {
+            self.slice_loop::<false>(sys, sh, budget)
+        }
+    }
+
+    #[inline(always)]
+    fn fetch(&mut self, sys: &mut System, sh: &mut Shared) -> Result<Insn, Exception> {
+        let pc = self.pc;
+        if pc & (!0xfff | 3) != self.mmu.fetch_tag {
+            self.fetch_miss(&mut sys.ram, sh, pc)?;
+        }
+        let idx = (pc as usize >> 2) & 1023;
+        let insn = sh.insn(self.mmu.fetch_block, idx);
+        if let Insn::Undecoded = insn {
+            return Ok(self.decode_fill(sys, sh, idx));
+        }
+        Ok(insn)
+    }
+
+    #[cold]
+    fn decode_fill(&mut self, sys: &mut System, sh: &mut Shared, idx: usize) -> Insn {
+        let off = self.mmu.fetch_off + idx * 4;
+        let word = sys.ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let insn = decode(word);
+        sh.set_insn(&mut sys.ram, self.mmu.fetch_block, idx, insn);
+        insn
+    }
+
+    fn slice_loop<const TRACE: bool>(&mut self, sys: &mut System, sh: &mut Shared, budget: u64) -> (u64, SliceExit) {
+        let mut left = budget;
+        while left > 0 {
+            left -= 1;
+            let r = match self.fetch(sys, sh) {
+                Ok(insn) => {
+                    if TRACE {
+                        self.trace(sys, insn);
+                    }
+                    self.exec(insn, sys, sh)
+                }
+                Err(e) => Err(Stop::Trap(e)),
+            };
+            match r {
+                Ok(()) => self.instret += 1,
+                Err(Stop::Recheck) => {
+                    self.instret += 1;
+                    if let Some(exit) = self.check_interrupts(sys, sh) {
+                        return (budget - left, exit);
+                    }
+                }
+                Err(Stop::Wfi) => {
+                    self.instret += 1;
+                    self.wfi = true;
+                    return (budget - left, SliceExit::Wfi);
+                }
+                Err(Stop::Trap(e)) => {
+                    if let Some(exit) = self.take(Trap::Exception(e), sh) {
+                        return (budget - left, exit);
+                    }
+                }
+            }
+        }
+        (budget, SliceExit::Budget)
+    }
+
+    #[cold]
+    fn trace(&self, sys: &System, insn: Insn) {
+        let off = self.mmu.fetch_off + (self.pc & 0xfff) as usize;
+        let word = sys.ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        eprintln!("{} {:08x}: {word:08x}  {insn}", self.id, self.pc);
+    }
+
+    /// Retires an instruction the firmware completed on the hart's behalf (an SBI call): pc += 4.
+    pub(crate) fn firmware_return(&mut self) {
+        self.pc = self.pc.wrapping_add(4);
+        self.instret += 1;
+    }
+
+    /// Sets or clears software-written `mip` bits (SBI timer and IPIs).
+    pub(crate) fn set_mip_bits(&mut self, mask: u32, on: bool) {
+        if on {
+            self.csr.mip |= mask;
+        } else {
+            self.csr.mip &= !mask;
+        }
+    }
+
+    /// What firmware sets up before it enters an S-mode kernel, as OpenSBI does: every exception
+    /// but environment calls from S and M, and the supervisor interrupts, go to S-mode; the
+    /// counters are open to S-mode. Traps into M-mode then go to the built-in SBI.
+    pub(crate) fn firmware_setup(&mut self) {
+        self.firmware = true;
+        self.csr.medeleg = 0xb1ff;
+        self.csr.mideleg = csr::S_INTERRUPTS;
+        self.csr.mcounteren = u32::MAX;
+    }
+
+    /// Enters S-mode at `pc` as an SBI HSM start or non-retentive resume does: a0 = hart id,
+    /// a1 = `opaque`, translation off, supervisor interrupts off.
+    pub(crate) fn enter_supervisor(&mut self, pc: u32, opaque: u32) {
+        self.regs[10] = self.id as u32;
+        self.regs[11] = opaque;
+        self.csr.satp = 0;
+        self.csr.mstatus &= !csr::MSTATUS_SIE;
+        self.privilege = Priv::S;
+        self.pc = pc;
+        self.flush_all();
+        self.mode_changed();
+    }
+
+    /// A register dump for fatal errors.
+    pub fn dump(&self) -> String {
+        use std::fmt::Write;
+        let mut s = format!("hart {} pc {:08x} priv {:?}\n", self.id, self.pc, self.privilege);
+        for i in 0..32 {
+            let _ = write!(s, "{:>4} {:08x}{}", disasm::reg_name(i as u8), self.regs[i], if i % 4 == 3 { "\n" } else { "  " });
+        }
+        let c = &self.csr;
+        let _ = writeln!(
+            s,
+            "mstatus {:08x} mcause {:08x} mepc {:08x} mtval {:08x} scause {:08x} sepc {:08x} stval {:08x} satp {:08x}",
+            c.mstatus, c.mcause, c.mepc, c.mtval, c.scause, c.sepc, c.stval, c.satp
+        );
+        s
+    }
+}

@@ -80,6 +80,7 @@ fn cpus(fdt: &mut FdtWriter, m: &Validated) -> Result<(), Error> {
         fdt.property_string_list("riscv,isa-extensions", extensions.clone())?;
         fdt.property_string("mmu-type", "riscv,sv32")?;
         let intc = fdt.begin_node("interrupt-controller")?;
+        fdt.property_u32("#address-cells", 0)?;
         fdt.property_u32("#interrupt-cells", 1)?;
         fdt.property_null("interrupt-controller")?;
         fdt.property_string("compatible", "riscv,cpu-intc")?;

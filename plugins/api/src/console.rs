@@ -62,6 +62,11 @@ impl Console {
         self.input.lock().is_ok_and(|q| !q.is_empty())
     }
 
+    /// Number of input bytes waiting (the terminal reader pauses while the guest lags far behind).
+    pub fn input_len(&self) -> usize {
+        self.input.lock().map_or(0, |q| q.len())
+    }
+
     /// Queues input bytes for the guest and wakes the machine.
     pub fn push_input(&self, bytes: &[u8]) {
         if let Ok(mut q) = self.input.lock() {

@@ -1,0 +1,214 @@
+//! State the harts of one machine share: the decoded-instruction cache (keyed by physical page)
+//! and the LR/SC reservations.
+//!
+//! Both are derived from RAM contents, so both watch the RAM pages they depend on
+//! ([`GuestRam::watch`]): a store by any hart to a watched page takes the slow path, which drops
+//! the decoded instructions of the page and breaks other harts' reservations on it; device writes
+//! (DMA) are logged by [`GuestRam`] and applied by [`Shared::drain_device_writes`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use semu_api::GuestRam;
+
+use super::decode::Insn;
+use super::mmu::PAGE;
+
+/// Watch bit: the page has decoded instructions in the cache.
+pub(crate) const WATCH_CODE: u8 = 1;
+/// Watch bit: some hart holds a reservation in the page.
+pub(crate) const WATCH_RESV: u8 = 2;
+
+const INSNS_PER_PAGE: usize = PAGE / 4;
+/// At most this many decoded pages (8 KiB each) are kept; beyond that the cache starts over.
+const MAX_BLOCKS: usize = 4096;
+const NO_BLOCK: u32 = u32::MAX;
+
+static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
+
+type Block = Box<[Insn; INSNS_PER_PAGE]>;
+
+/// State shared by the harts of one machine (see the module docs).
+pub struct Shared {
+    /// Changes whenever decode-cache block numbers are reassigned; harts then flush their TLBs.
+    pub(crate) epoch: u64,
+    page_block: Vec<u32>,
+    blocks: Vec<Block>,
+    block_page: Vec<usize>,
+    /// Per hart index: the reserved granule as a RAM offset range.
+    resv: Vec<Option<(usize, usize)>>,
+}
+
+impl Shared {
+    /// Fresh shared state for harts running on `ram` (drops every watch on it).
+    pub fn new(ram: &mut GuestRam) -> Self {
+        ram.clear_watches();
+        let pages = (ram.size() as usize).div_ceil(PAGE);
+        Self {
+            epoch: NEXT_EPOCH.fetch_add(1, Ordering::Relaxed),
+            page_block: vec![NO_BLOCK; pages],
+            blocks: Vec::new(),
+            block_page: Vec::new(),
+            resv: Vec::new(),
+        }
+    }
+
+    /// The decode-cache block of the RAM page at offset `page_off`, allocated if needed. May reset
+    /// the whole cache (and change [`epoch`](Self::epoch)) to make room.
+    pub(crate) fn block_for(&mut self, ram: &mut GuestRam, page_off: usize) -> usize {
+        let page = page_off / PAGE;
+        if let Some(&b) = self.page_block.get(page) {
+            if b != NO_BLOCK {
+                return b as usize;
+            }
+        } else {
+            self.page_block.resize(page + 1, NO_BLOCK);
+        }
+        if self.blocks.len() >= MAX_BLOCKS {
+            self.reset_code(ram);
+        }
+        let b = self.blocks.len();
+        self.blocks.push(Box::new([Insn::Undecoded; INSNS_PER_PAGE]));
+        self.block_page.push(page);
+        self.page_block[page] = b as u32;
+        b
+    }
+
+    fn reset_code(&mut self, ram: &mut GuestRam) {
+        for &page in &self.block_page {
+            self.page_block[page] = NO_BLOCK;
+            ram.unwatch(page * PAGE, WATCH_CODE);
+        }
+        self.blocks.clear();
+        self.block_page.clear();
+        self.epoch = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The cached instruction `idx` of `block`.
+    #[inline(always)]
+    pub(crate) fn insn(&self, block: usize, idx: usize) -> Insn {
+        match self.blocks.get(block) {
+            Some(b) => b[idx % INSNS_PER_PAGE],
+            None => Insn::Undecoded,
+        }
+    }
+
+    /// Caches a decoded instruction, and watches its page for writes.
+    pub(crate) fn set_insn(&mut self, ram: &mut GuestRam, block: usize, idx: usize, insn: Insn) {
+        if let Some(b) = self.blocks.get_mut(block) {
+            b[idx % INSNS_PER_PAGE] = insn;
+            let off = self.block_page[block] * PAGE;
+            if ram.watched(off) & WATCH_CODE == 0 {
+                ram.watch(off, WATCH_CODE);
+            }
+        }
+    }
+
+    /// Forgets the decoded instructions of the page at RAM offset `page_off`.
+    fn invalidate_code(&mut self, page_off: usize) {
+        if let Some(&b) = self.page_block.get(page_off / PAGE) {
+            if let Some(block) = self.blocks.get_mut(b as usize) {
+                block.fill(Insn::Undecoded);
+            }
+        }
+    }
+
+    /// Number of pages with decoded instructions.
+    pub fn decoded_pages(&self) -> usize {
+        self.blocks.len()
+    }
+
+    fn slot(&mut self, hart: usize) -> &mut Option<(usize, usize)> {
+        if hart >= self.resv.len() {
+            self.resv.resize(hart + 1, None);
+        }
+        &mut self.resv[hart]
+    }
+
+    /// Reserves the `granule`-byte granule (a power of two, at most a page) holding RAM offset `off`
+    /// for `hart`.
+    pub(crate) fn reserve(&mut self, ram: &mut GuestRam, hart: usize, off: usize, granule: usize) {
+        let g = granule.clamp(4, PAGE).next_power_of_two();
+        let start = off & !(g - 1);
+        *self.slot(hart) = Some((start, start + g));
+        ram.watch(start, WATCH_RESV);
+    }
+
+    /// Takes `hart`'s reservation away, returning whether it covered RAM offset `off`.
+    pub(crate) fn take_reservation(&mut self, hart: usize, off: usize) -> bool {
+        self.slot(hart).take().is_some_and(|(s, e)| s <= off && off < e)
+    }
+
+    /// Drops `hart`'s reservation (trap entry, `sc`).
+    #[inline]
+    pub(crate) fn clear_reservation(&mut self, hart: usize) {
+        if let Some(r) = self.resv.get_mut(hart) {
+            *r = None;
+        }
+    }
+
+    /// Whether `hart` holds a reservation.
+    pub(crate) fn has_reservation(&self, hart: usize) -> bool {
+        self.resv.get(hart).is_some_and(Option::is_some)
+    }
+
+    /// Breaks the reservations of harts other than `writer` (`usize::MAX`: a device) that overlap
+    /// `off..off+len`, and unwatches the pages that hold no reservation any more.
+    fn break_reservations(&mut self, ram: &mut GuestRam, off: usize, len: usize, writer: usize) {
+        for (h, r) in self.resv.iter_mut().enumerate() {
+            if r.is_some_and(|(s, e)| h != writer && s < off + len && off < e) {
+                *r = None;
+            }
+        }
+        for page in [off / PAGE, (off + len - 1) / PAGE] {
+            if !self.resv.iter().flatten().any(|&(s, _)| s / PAGE == page) {
+                ram.unwatch(page * PAGE, WATCH_RESV);
+            }
+        }
+    }
+
+    /// Writes `bytes` at RAM offset `off` for hart `writer`, first dropping what depends on the
+    /// old contents. Out-of-range writes are ignored (callers checked the range).
+    pub(crate) fn write_ram(&mut self, ram: &mut GuestRam, off: usize, bytes: &[u8], writer: usize) {
+        let len = bytes.len();
+        if len == 0 {
+            return;
+        }
+        let (first, last) = (ram.watched(off), ram.watched(off + len - 1));
+        if first | last != 0 {
+            for (page_off, bits) in [(off, first), (off + len - 1, last)] {
+                if bits & WATCH_CODE != 0 {
+                    self.invalidate_code(page_off);
+                    ram.unwatch(page_off, WATCH_CODE);
+                }
+            }
+            if (first | last) & WATCH_RESV != 0 {
+                self.break_reservations(ram, off, len, writer);
+            }
+        }
+        if let Some(dst) = ram.untracked_mut().get_mut(off..off + len) {
+            dst.copy_from_slice(bytes);
+        }
+    }
+
+    /// Applies the writes devices (or loaders) made to watched pages since the last call.
+    pub(crate) fn drain_device_writes(&mut self, ram: &mut GuestRam) {
+        if !ram.has_write_hits() {
+            return;
+        }
+        let mut hits = Vec::new();
+        ram.take_write_hits(|off, bits| hits.push((off, bits)));
+        for (off, bits) in hits {
+            if bits & WATCH_CODE != 0 {
+                self.invalidate_code(off);
+            }
+            if bits & WATCH_RESV != 0 {
+                // the page was unwatched by the write: every reservation in it is gone
+                for r in &mut self.resv {
+                    if r.is_some_and(|(s, _)| s / PAGE == off / PAGE) {
+                        *r = None;
+                    }
+                }
+            }
+        }
+    }
+}

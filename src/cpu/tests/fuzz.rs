@@ -1,0 +1,130 @@
+//! Property test: random instruction words in random machine states never panic the host.
+
+use semu_api::{BusFault, DevCtx, Device};
+
+use super::{Machine, RAM_BASE, ROOT};
+use crate::cpu::Priv;
+
+/// xorshift64*: a small deterministic PRNG.
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+    pub fn next(&mut self) -> u32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+    pub fn below(&mut self, n: u32) -> u32 {
+        self.next() % n
+    }
+}
+
+/// A device that accepts 4-byte accesses at offset 0 only.
+struct Reg(u64);
+
+impl Device for Reg {
+    fn read(&mut self, off: u64, size: u8, _: &mut DevCtx) -> Result<u64, BusFault> {
+        if off == 0 && size == 4 {
+            Ok(self.0)
+        } else {
+            Err(BusFault::Unmapped)
+        }
+    }
+    fn write(&mut self, off: u64, size: u8, v: u64, ctx: &mut DevCtx) -> Result<(), BusFault> {
+        if off == 0 && size == 4 {
+            self.0 = v;
+            // DMA into RAM, to exercise device-write tracking
+            let _ = ctx.ram.write_u32(RAM_BASE + (v as u64 & 0xfffc), v as u32);
+            Ok(())
+        } else {
+            Err(BusFault::BadSize)
+        }
+    }
+}
+
+/// Major opcodes of RV32 base instructions (and a few that are not), to make most random words
+/// decode to something.
+const OPCODES: [u32; 14] = [0x03, 0x0f, 0x13, 0x17, 0x23, 0x2f, 0x33, 0x37, 0x63, 0x67, 0x6f, 0x73, 0x07, 0x53];
+
+fn random_word(rng: &mut Rng) -> u32 {
+    let w = rng.next();
+    match rng.below(8) {
+        0 => w,
+        // SYSTEM: favour real CSR numbers and privileged instructions
+        1 => {
+            const CSRS: [u32; 16] =
+                [0x100, 0x104, 0x105, 0x141, 0x144, 0x180, 0x300, 0x302, 0x303, 0x304, 0x305, 0x341, 0x344, 0xc00, 0xc01, 0xb02];
+            let csr = CSRS[rng.below(16) as usize];
+            match rng.below(4) {
+                0 => [0x3020_0073, 0x1020_0073, 0x1050_0073, 0x1200_0073, 0x0000_0073, 0x0010_0073][rng.below(6) as usize],
+                _ => csr << 20 | (w & 0x000f_ffff & !0x7f) | 0x73,
+            }
+        }
+        _ => (w & !0x7f) | OPCODES[rng.below(OPCODES.len() as u32) as usize],
+    }
+}
+
+#[test]
+fn random_words_never_panic() {
+    let mut rng = Rng::new(0x5eed_1234_abcd_0001);
+    let mut m = Machine::new(2);
+    m.sys.bus.map("reg", 0x1000_0000, 0x1000, Box::new(Reg(0))).unwrap();
+    // a page table with random entries, some pointing into RAM
+    for i in 0..2048u64 {
+        let e = if rng.below(2) == 0 { rng.next() } else { (0x80000 + rng.below(0x100)) << 10 | rng.below(256) };
+        m.sys.ram.write_u32(ROOT + 4 * i, e).unwrap();
+    }
+    let region = 0x2_0000u32; // the first 128 KiB of RAM hold code and data
+    let mut executed = 0u64;
+    for round in 0..5000u32 {
+        if round % 50 == 0 {
+            for i in 0..region / 4 {
+                if rng.below(4) == 0 {
+                    let w = random_word(&mut rng);
+                    m.sys.ram.write_u32(RAM_BASE + u64::from(i) * 4, w).unwrap();
+                }
+            }
+        }
+        let h = rng.below(2) as usize;
+        let hart = &mut m.harts[h];
+        hart.set_privilege([Priv::U, Priv::S, Priv::M][rng.below(3) as usize]);
+        let in_ram = |r: &mut Rng| 0x8000_0000 + r.below(region);
+        if rng.below(4) == 0 {
+            hart.set_csr(0x180, rng.next() & 1 << 31 | (ROOT >> 12) as u32);
+        }
+        if rng.below(4) == 0 {
+            hart.set_csr(0x300, rng.next());
+        }
+        for c in [0x302, 0x303, 0x304, 0x306, 0x106] {
+            if rng.below(8) == 0 {
+                hart.set_csr(c, rng.next());
+            }
+        }
+        let tv = in_ram(&mut rng) & !3;
+        hart.set_csr(0x305, tv | rng.below(2));
+        let tv = in_ram(&mut rng) & !3;
+        hart.set_csr(0x105, tv | rng.below(2));
+        hart.firmware = rng.below(4) == 0;
+        for r in 1..32 {
+            let v = match rng.below(4) {
+                0 => rng.next(),
+                1 => 0x1000_0000 + rng.below(8),
+                _ => in_ram(&mut rng),
+            };
+            hart.set_reg(r, v);
+        }
+        hart.set_pc(in_ram(&mut rng) & !3);
+        if rng.below(16) == 0 {
+            m.sys.hart_lines.set(h, rng.next() & 0xaaa, true);
+        }
+        let (n, _) = m.harts[h].run_slice(&mut m.sys, &mut m.sh, 100, false);
+        executed += n;
+        assert_eq!(m.harts[h].reg(0), 0);
+        m.sys.hart_lines.set(h, 0xaaa, false);
+    }
+    assert!(executed > 200_000, "executed {executed}");
+}

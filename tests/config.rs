@@ -1,0 +1,184 @@
+//! Machine files: the registry holds every plugin, and broken machine files give one clear error
+//! naming the file, the line, the instance and the field.
+
+mod common_machine;
+
+use common_machine::{Scratch, GOOD};
+
+#[test]
+fn registry_holds_every_plugin() {
+    // A plugin crate the linker dropped would be missing here.
+    assert_eq!(
+        semu::registry::names(),
+        ["aclint", "clint", "plic", "uart8250", "virtio-blk", "virtio-net", "virtio-rng"]
+    );
+}
+
+#[test]
+fn every_example_parses_and_checks() {
+    for k in semu::registry::kinds() {
+        assert!(k.example.contains(&format!("kind = \"{}\"", k.kind)), "{}: example names its kind", k.kind);
+        assert!(!k.summary.is_empty(), "{}", k.kind);
+    }
+}
+
+#[test]
+fn good_machine_validates_and_places_devices() {
+    let s = Scratch::new("good");
+    let v = s.validate(GOOD).unwrap();
+    let placed: Vec<(&str, u64, Option<u32>)> = v.devices.iter().map(|d| (d.spec.name.as_str(), d.spec.base, d.spec.irq)).collect();
+    // Sorted by address, all above 0xF000_0000, aligned to their size, irqs numbered from 1.
+    let mut sorted = placed.clone();
+    sorted.sort_by_key(|p| p.1);
+    assert_eq!(placed, sorted);
+    for d in &v.devices {
+        assert!(d.spec.base >= 0xF000_0000, "{}: {:#x}", d.spec.name, d.spec.base);
+        assert_eq!(d.spec.base % d.spec.size.max(4096), 0, "{}", d.spec.name);
+    }
+    let irq = |n: &str| placed.iter().find(|p| p.0 == n).unwrap().2;
+    assert_eq!((irq("plic0"), irq("aclint0")), (None, None));
+    let mut irqs: Vec<u32> = ["uart0", "rng0", "disk0"].iter().map(|n| irq(n).unwrap()).collect();
+    irqs.sort();
+    assert_eq!(irqs, [1, 2, 3]);
+    assert_eq!(v.boot.bootargs, "console=ttyS0 root=/dev/vda rw rootwait");
+}
+
+#[test]
+fn command_line_overrides_the_file() {
+    let s = Scratch::new("override");
+    let ov = semu::config::Overrides {
+        harts: Some(4),
+        memory: Some(semu::config::Size(128 << 20)),
+        append: Some("quiet".into()),
+        disk: Some(s.path("disk2.img")),
+        ..Default::default()
+    };
+    let v = s.validate_with(GOOD, &ov).unwrap();
+    assert_eq!((v.harts, v.ram_size), (4, 128 << 20));
+    assert!(v.boot.bootargs.ends_with(" quiet"), "{}", v.boot.bootargs);
+    let disk = v.devices.iter().find(|d| d.spec.name == "disk0").unwrap();
+    #[derive(serde::Deserialize)]
+    struct Img {
+        image: String,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    struct Loose {
+        #[serde(flatten)]
+        img: Img,
+        #[serde(flatten)]
+        _rest: std::collections::BTreeMap<String, toml::Value>,
+    }
+    let got: Loose = disk.spec.params.parse().unwrap();
+    assert_eq!(got.img.image, s.path("disk2.img").display().to_string());
+}
+
+/// Replaces the first occurrence of `from` in the good machine.
+fn edit(from: &str, to: &str) -> String {
+    assert!(GOOD.contains(from), "{from:?} not in GOOD");
+    GOOD.replacen(from, to, 1)
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1).unwrap_or_else(|| panic!("{needle:?} not in text"))
+}
+
+struct Case {
+    what: &'static str,
+    text: String,
+    /// The line the error must name: the line containing this text (None: no line).
+    at: Option<&'static str>,
+    instance: Option<&'static str>,
+    field: Option<&'static str>,
+    says: &'static str,
+}
+
+fn case(what: &'static str, text: String, at: Option<&'static str>, instance: Option<&'static str>, field: Option<&'static str>, says: &'static str) -> Case {
+    Case { what, text, at, instance, field, says }
+}
+
+fn broken_cases() -> Vec<Case> {
+    let dev = |extra: &str| format!("{GOOD}\n{extra}");
+    vec![
+        case("toml syntax", edit("[memory]", "[memory"), Some("[memory"), None, None, "unclosed table"),
+        case("wrong type", edit("size = \"64MiB\"", "size = true"), Some("size = true"), None, Some("size"), "size"),
+        case("unknown top-level table", dev("[cpux]\nharts = 2"), Some("[cpux]"), None, None, "unknown field `cpux`"),
+        case("unknown memory field", edit("size = \"64MiB\"", "size = \"64MiB\"\nsise = 3"), Some("sise"), None, Some("sise"), "unknown field `sise`"),
+        case("bad size unit", edit("\"64MiB\"", "\"64 parsecs\""), Some("parsecs"), None, Some("size"), "unit"),
+        case("memory too small", edit("\"64MiB\"", "\"512KiB\""), Some("512KiB"), None, Some("memory.size"), "too small"),
+        case("RAM beyond 4 GiB", edit("base = 0x0\nsize = \"64MiB\"", "base = 0xF000_0000\nsize = \"1GiB\""), Some("1GiB"), None, Some("memory.size"), "32-bit address space"),
+        case("zero harts", dev("[cpu]\nharts = 0"), Some("harts = 0"), None, Some("cpu.harts"), "1 to 32"),
+        case("too many harts", dev("[cpu]\nharts = 64"), Some("harts = 64"), None, Some("cpu.harts"), "1 to 32"),
+        case("compressed ISA", dev("[cpu]\nisa = \"rv32imac\""), Some("rv32imac"), None, Some("cpu.isa"), "extension \"c\" is not implemented"),
+        case("64-bit ISA", dev("[cpu]\nisa = \"rv64ima\""), Some("rv64ima"), None, Some("cpu.isa"), "not an RV32"),
+        case("bad granule", dev("[cpu.amo]\nreservation-granule = 3"), Some("granule = 3"), None, Some("cpu.amo.reservation-granule"), "power of two"),
+        case("bad misaligned option", dev("[cpu.amo]\nmisaligned = \"sometimes\""), Some("sometimes"), None, Some("misaligned"), "sometimes"),
+        case("unknown kind", edit("kind = \"plic\"", "kind = \"plic9000\""), Some("plic9000"), Some("plic0"), Some("kind"), "unknown device kind \"plic9000\"; known kinds: aclint"),
+        case("duplicate name", edit("name = \"rng0\"", "name = \"uart0\""), None, Some("uart0"), Some("name"), "duplicate device name \"uart0\""),
+        case("overlapping devices", edit("name = \"uart0\"\nkind = \"uart8250\"", "name = \"uart0\"\nkind = \"uart8250\"\nbase = 0x1000_0000").replacen("name = \"rng0\"\nkind = \"virtio-rng\"", "name = \"rng0\"\nkind = \"virtio-rng\"\nbase = 0x1000_0000", 1), None, Some("rng0"), Some("base"), "overlaps device \"uart0\""),
+        case("device over RAM", edit("kind = \"uart8250\"", "kind = \"uart8250\"\nbase = 0x100_0000"), Some("base = 0x100_0000"), Some("uart0"), Some("base"), "overlaps RAM"),
+        case("outside the address space", edit("kind = \"plic\"", "kind = \"plic\"\nbase = 0xFFFF_0000"), Some("0xFFFF_0000"), Some("plic0"), Some("base"), "beyond the 32-bit physical address space"),
+        case("misaligned base", edit("kind = \"uart8250\"", "kind = \"uart8250\"\nbase = 0x1000_0002"), Some("0x1000_0002"), Some("uart0"), Some("base"), "not 4-byte aligned"),
+        case("irq clash", edit("kind = \"uart8250\"", "kind = \"uart8250\"\nirq = 3").replacen("kind = \"virtio-rng\"", "kind = \"virtio-rng\"\nirq = 3", 1), None, None, Some("irq"), "already used by"),
+        case("irq out of range", edit("kind = \"uart8250\"", "kind = \"uart8250\"\nirq = 5000"), Some("irq = 5000"), Some("uart0"), Some("irq"), "out of range"),
+        case("irq on a device without one", edit("kind = \"aclint\"", "kind = \"aclint\"\nirq = 4"), Some("irq = 4"), Some("aclint0"), Some("irq"), "has no interrupt"),
+        case("irq-parent not a controller", edit("kind = \"virtio-rng\"", "kind = \"virtio-rng\"\nirq-parent = \"uart0\""), Some("irq-parent"), Some("rng0"), Some("irq-parent"), "not an interrupt controller"),
+        case("no interrupt controller", edit("name = \"plic0\"\nkind = \"plic\"", "name = \"clint1\"\nkind = \"clint\""), None, Some("uart0"), Some("irq"), "needs an interrupt controller"),
+        case("root on a missing device", edit("root = \"disk0\"", "root = \"disk9\""), Some("disk9"), None, Some("boot.root"), "root device \"disk9\" is not in this machine"),
+        case("root not a disk", edit("root = \"disk0\"", "root = \"uart0\""), Some("root = \"uart0\""), None, Some("boot.root"), "not a disk"),
+        case("nothing to boot", edit("root = \"disk0\"\n", ""), None, None, Some("boot.root"), "nothing to boot from"),
+        case("unknown device option", edit("kind = \"uart8250\"", "kind = \"uart8250\"\nbaud = 9600"), Some("baud"), Some("uart0"), Some("baud"), "unknown field `baud`"),
+        case("wrong option type", edit("image = \"disk.img\"", "image = \"disk.img\"\nread-only = \"yes\""), Some("read-only"), Some("disk0"), Some("read-only"), "invalid type"),
+        case("missing disk image", edit("image = \"disk.img\"", "image = \"nope.img\""), Some("nope.img"), Some("disk0"), Some("image"), "nope.img"),
+        case("missing kernel", edit("kernel = \"Image\"", "kernel = \"vmlinuz-missing\""), Some("vmlinuz-missing"), None, Some("boot.kernel"), "vmlinuz-missing"),
+        case("RAM too small for the kernel", edit("\"64MiB\"", "\"2MiB\""), Some("2MiB"), None, Some("memory.size"), "RAM is too small"),
+        case("bad device name", edit("name = \"rng0\"", "name = \"rng 0\""), Some("rng 0"), None, Some("name"), "letters, digits"),
+        case("console not a console", edit("root = \"disk0\"", "root = \"disk0\"\nconsole = \"rng0\""), Some("console = "), None, Some("boot.console"), "cannot be a console"),
+        case("linux RAM misaligned", edit("base = 0x0\n", "base = 0x10_0000\n"), Some("base = 0x10_0000"), None, Some("memory.base"), "4 MiB"),
+    ]
+}
+
+#[test]
+fn broken_machine_files_give_clear_errors() {
+    let s = Scratch::new("broken");
+    let cases = broken_cases();
+    assert!(cases.len() >= 20);
+    let mut failures = Vec::new();
+    for c in &cases {
+        let err = match s.validate(&c.text) {
+            Ok(_) => {
+                failures.push(format!("{}: validated, expected an error", c.what));
+                continue;
+            }
+            Err(e) => e,
+        };
+        let msg = err.to_string();
+        let mut problems = Vec::new();
+        if !msg.starts_with(&s.path("m.toml").display().to_string()) {
+            problems.push("does not start with the file name".to_string());
+        }
+        if let Some(at) = c.at {
+            let want = line_of(&c.text, at);
+            if err.line != Some(want) {
+                problems.push(format!("line {:?}, want {want}", err.line));
+            }
+        }
+        if let Some(i) = c.instance {
+            if err.instance.as_deref() != Some(i) || !msg.contains(&format!("device \"{i}\"")) {
+                problems.push(format!("instance {:?}, want {i}", err.instance));
+            }
+        }
+        if let Some(f) = c.field {
+            if err.field.as_deref() != Some(f) {
+                problems.push(format!("field {:?}, want {f}", err.field));
+            }
+        }
+        if !msg.contains(c.says) {
+            problems.push(format!("message lacks {:?}", c.says));
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}: {msg}\n    {}", c.what, problems.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
