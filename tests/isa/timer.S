@@ -102,7 +102,8 @@ m9:
   # a timer interrupt that wfi waits for, taken with MIE = 1
   TEST(10)
   READ_MTIME
-  addi t0, a0, 300
+  li t0, 100000                       # far enough ahead that MTIP is still clear below
+  add t0, a0, t0
   sltu t1, t0, a0
   add a1, a1, t1
   mv a0, t0
