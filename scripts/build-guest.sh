@@ -340,6 +340,11 @@ build_busybox() { # outdir
             dpkg-source -x "$(ls "$CACHE"/src/busybox/busybox_*.dsc)" "$bsrc"
         touch "$bsrc/.semu-unpacked"
     fi
+    # clang (zig cc) assumes a `*const` global never changes, even across the asm barrier that
+    # busybox 1.35's ASSIGN_CONST_PTR uses, and keeps using the NULL it read before the
+    # assignment: wget segfaulted at 0x60. Declare the "const" globals pointers writable.
+    grep -rlE '\*const [a-z_]*ptr_to_' "$bsrc" --include='*.[ch]' --exclude-dir=.pc |
+        xargs -r sed -i -E 's/\*const ([a-z_]*ptr_to_)/*\1/g'
     mkdir -p "$bobj"
     log "busybox: configuring (defconfig + scripts/guest/busybox.config)"
     [ -f "$bobj/.config" ] && cp -p "$bobj/.config" "$bobj/.config.prev"

@@ -1,0 +1,104 @@
+//! User-mode networking: the guest fetches a file from an HTTP server on the host's 127.0.0.1
+//! (reached as 10.0.2.2) and its checksum matches.
+
+mod guest;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use guest::{images, Guest};
+
+/// Serves `body` to every GET on 127.0.0.1 until the process ends; returns the port.
+fn serve(body: Vec<u8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut s = stream;
+            let _ = write!(s, "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n", body.len());
+            let _ = s.write_all(&body);
+        }
+    });
+    port
+}
+
+fn sha256(data: &[u8]) -> String {
+    let path = std::env::temp_dir().join(format!("semu-net-{}.bin", std::process::id()));
+    std::fs::write(&path, data).unwrap();
+    let out = std::process::Command::new("sha256sum").arg(&path).output().unwrap();
+    let _ = std::fs::remove_file(&path);
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn guest_downloads_a_file_from_the_host_through_user_mode_networking() {
+    let img = images();
+    // 512 KiB of pseudo-random bytes.
+    let mut x: u32 = 0x1234_5678;
+    let body: Vec<u8> = (0..512 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let want = sha256(&body);
+    let port = serve(body);
+
+    let dir = std::env::temp_dir().join(format!("semu-net-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let machine = dir.join("net.toml");
+    std::fs::write(
+        &machine,
+        format!(
+            r#"
+[memory]
+size = "256MiB"
+
+[boot]
+kernel = "{k}"
+initrd = "{i}"
+
+[[device]]
+name = "uart0"
+kind = "uart8250"
+
+[[device]]
+name = "plic0"
+kind = "plic"
+
+[[device]]
+name = "aclint0"
+kind = "aclint"
+
+[[device]]
+name = "net0"
+kind = "virtio-net"
+backend = "user"
+"#,
+            k = img.join("Image").display(),
+            i = img.join("initramfs.cpio").display()
+        ),
+    )
+    .unwrap();
+
+    let mut g = Guest::start(&[machine.to_str().unwrap()], false);
+    g.wait_for("semu-init: ready", Duration::from_secs(180));
+    g.wait_for("# ", Duration::from_secs(60));
+    let t = Duration::from_secs(120);
+    g.ok("ip link set eth0 up && udhcpc -i eth0 -q -n", t);
+    let addr = g.ok("ip -4 addr show eth0", t);
+    assert!(addr.contains("10.0.2.15/24"), "{addr}");
+    let got = g.ok(&format!("wget -q -O /tmp/blob http://10.0.2.2:{port}/blob && sha256sum /tmp/blob"), t);
+    assert!(got.contains(&want), "guest sha256: {got}\nhost sha256: {want}");
+    g.send("poweroff -f\n");
+    assert_eq!(g.wait_exit(Duration::from_secs(60)).code(), Some(0), "{}", g.out);
+    let _ = std::fs::remove_dir_all(&dir);
+}
