@@ -6,11 +6,11 @@
 //! machine) → [`machine::Machine::run`]. See `ARCHITECTURE.md`.
 
 pub mod bus;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod cpu;
 pub mod fdt;
-pub mod cli;
 pub mod loader;
 pub mod machine;
 mod plugins;

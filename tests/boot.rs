@@ -42,8 +42,17 @@ fn minimal_machine_boots_from_disk_to_a_shell_and_keeps_a_synced_file() {
     let st = g.wait_exit(BOOT);
     assert_eq!(st.code(), Some(0), "semu exit status; console:\n{}", g.out);
 
-    let out = std::process::Command::new("debugfs").args(["-R", "cat /persist.txt"]).arg(&disk.0).output().expect("debugfs (e2fsprogs)");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "written-by-the-guest", "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("debugfs")
+        .args(["-R", "cat /persist.txt"])
+        .arg(&disk.0)
+        .output()
+        .expect("debugfs (e2fsprogs)");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "written-by-the-guest",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -59,7 +59,11 @@ fn soc_devices_sorted_with_interrupts() {
     sorted.sort();
     assert_eq!(bases, sorted, "nodes sorted by address");
     assert_eq!(soc.children.len(), v.devices.len());
-    let plic = soc.children.iter().find(|c| c.name.starts_with("interrupt-controller@") || c.name.starts_with("plic@")).unwrap();
+    let plic = soc
+        .children
+        .iter()
+        .find(|c| c.name.starts_with("interrupt-controller@") || c.name.starts_with("plic@"))
+        .unwrap();
     let plic_phandle = plic.u32("phandle").unwrap();
     assert!(plic.prop("interrupt-controller").is_some());
     // PLIC: (intc, 11) and (intc, 9) for the one hart.
@@ -107,7 +111,9 @@ fn dtc_accepts_the_blob() {
     let out = std::process::Command::new("dtc").args(["-I", "dtb", "-O", "dts"]).arg(&path).output();
     let out = match out {
         Ok(o) => o,
-        Err(e) => panic!("dtc is needed for this test (apt-get install device-tree-compiler; scripts/deps.sh does): {e}"),
+        Err(e) => {
+            panic!("dtc is needed for this test (apt-get install device-tree-compiler; scripts/deps.sh does): {e}")
+        }
     };
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "dtc failed: {stderr}");

@@ -21,7 +21,11 @@ fn serve(body: Vec<u8>) -> u16 {
                 line.clear();
             }
             let mut s = stream;
-            let _ = write!(s, "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n", body.len());
+            let _ = write!(
+                s,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
+                body.len()
+            );
             let _ = s.write_all(&body);
         }
     });

@@ -15,7 +15,8 @@ fn committed_schema_is_current() {
 fn schema_describes_every_kind_and_its_options() {
     let s = semu::schema::machine_schema();
     let device = &s["properties"]["device"]["items"];
-    let kinds: Vec<&str> = device["properties"]["kind"]["enum"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    let kinds: Vec<&str> =
+        device["properties"]["kind"]["enum"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
     assert_eq!(kinds, semu::registry::names());
     let branches = device["allOf"].as_array().unwrap();
     assert_eq!(branches.len(), kinds.len());

@@ -33,11 +33,11 @@ impl Size {
 impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let v = self.0;
-        if v != 0 && v % (1 << 30) == 0 {
+        if v != 0 && v.is_multiple_of(1 << 30) {
             write!(f, "{}GiB", v >> 30)
-        } else if v != 0 && v % (1 << 20) == 0 {
+        } else if v != 0 && v.is_multiple_of(1 << 20) {
             write!(f, "{}MiB", v >> 20)
-        } else if v != 0 && v % (1 << 10) == 0 {
+        } else if v != 0 && v.is_multiple_of(1 << 10) {
             write!(f, "{}KiB", v >> 10)
         } else {
             write!(f, "{v}B")

@@ -155,7 +155,7 @@ pub fn validate(file: &Arc<SourceFile>, mut m: MachineFile, ov: &Overrides) -> R
     if ram_size < (1 << 20) {
         return Err(cx.err(&m.memory.size, "memory.size", format!("{} is too small: at least 1MiB", Size(ram_size))));
     }
-    if ram_base % 4096 != 0 {
+    if !ram_base.is_multiple_of(4096) {
         return Err(cx.err(&m.memory.base, "memory.base", format!("{ram_base:#x} is not 4 KiB aligned")));
     }
     if ram_base.checked_add(ram_size).is_none_or(|e| e > ADDRESS_SPACE) {
@@ -165,7 +165,7 @@ pub fn validate(file: &Arc<SourceFile>, mut m: MachineFile, ov: &Overrides) -> R
             format!("RAM {ram_base:#x} + {} ends beyond the 32-bit address space", Size(ram_size)),
         ));
     }
-    if m.boot.mode == BootModeKind::Linux && ram_base % (4 << 20) != 0 {
+    if m.boot.mode == BootModeKind::Linux && !ram_base.is_multiple_of(4 << 20) {
         return Err(cx.err(
             &m.memory.base,
             "memory.base",

@@ -36,11 +36,8 @@ impl Machine {
     /// Builds every device, loads kernel/initrd/DTB (or the ELF) and resets the harts.
     pub fn build(spec: Validated, console: Arc<Console>, verbose: bool) -> anyhow::Result<Self> {
         let hart_lines = HartLines::new(spec.harts);
-        let pins: Vec<Option<Arc<IrqPins>>> = spec
-            .devices
-            .iter()
-            .map(|d| d.kind.irq_controller.map(|c| IrqPins::new(c.max_source + 1)))
-            .collect();
+        let pins: Vec<Option<Arc<IrqPins>>> =
+            spec.devices.iter().map(|d| d.kind.irq_controller.map(|c| IrqPins::new(c.max_source + 1))).collect();
         let mut bus = Bus::default();
         for (i, d) in spec.devices.iter().enumerate() {
             let irq = match (d.parent, d.spec.irq) {
@@ -54,8 +51,9 @@ impl Machine {
                 console: console.clone(),
                 verbose,
             };
-            let dev = (d.kind.build)(&d.spec, &mut ctx)
-                .with_context(|| format!("{}: device \"{}\" ({})", spec.file.path.display(), d.spec.name, d.kind.kind))?;
+            let dev = (d.kind.build)(&d.spec, &mut ctx).with_context(|| {
+                format!("{}: device \"{}\" ({})", spec.file.path.display(), d.spec.name, d.kind.kind)
+            })?;
             bus.map(&d.spec.name, d.spec.base, d.spec.size, dev).map_err(|e| match e {
                 MapError::Overlap(other) => anyhow::anyhow!("device \"{}\" overlaps \"{other}\"", d.spec.name),
                 MapError::Invalid => anyhow::anyhow!("device \"{}\" has an empty region", d.spec.name),
@@ -80,7 +78,8 @@ impl Machine {
             ext_a: spec.isa.has("a"),
         };
         let mut harts: Vec<Hart> = (0..spec.harts).map(|i| Hart::new(i, &cfg)).collect();
-        let kernel = spec.boot.kernel.clone().context("no kernel: set boot.kernel in the machine file or pass --kernel")?;
+        let kernel =
+            spec.boot.kernel.clone().context("no kernel: set boot.kernel in the machine file or pass --kernel")?;
         match spec.boot.mode {
             BootModeKind::Linux => {
                 let image = std::fs::read(&kernel).with_context(|| format!("reading kernel {}", kernel.display()))?;

@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 pub fn images() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("build/guest");
     for f in ["Image", "initramfs.cpio", "rootfs.ext4"] {
-        assert!(dir.join(f).exists(), "{} is missing: run scripts/build-guest.sh (scripts/test.sh does)", dir.join(f).display());
+        assert!(
+            dir.join(f).exists(),
+            "{} is missing: run scripts/build-guest.sh (scripts/test.sh does)",
+            dir.join(f).display()
+        );
     }
     dir
 }
