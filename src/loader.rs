@@ -33,7 +33,9 @@ pub fn linux_layout(
     initrd_size: Option<u64>,
 ) -> Result<LinuxLayout, String> {
     let ram_end = ram_base + ram_size;
-    let need = kernel_size + initrd_size.map_or(0, |s| s.next_multiple_of(4096)) + DTB_RESERVE;
+    // Saturating: the sizes come from files (a kernel header can claim any image size).
+    let initrd_room = initrd_size.map_or(0, |s| s.checked_next_multiple_of(4096).unwrap_or(u64::MAX));
+    let need = kernel_size.saturating_add(initrd_room).saturating_add(DTB_RESERVE);
     if need > ram_size {
         return Err(format!(
             "RAM is too small: kernel ({} KiB) + initrd ({} KiB) + DTB ({} KiB) need {} KiB, RAM has {} KiB",
@@ -149,6 +151,10 @@ mod tests {
         assert!(start + size <= l.dtb && start >= 0x8000_0000 + (8 << 20));
         let e = linux_layout(0, 8 << 20, 7 << 20, Some(2 << 20)).unwrap_err();
         assert!(e.contains("RAM is too small"), "{e}");
+        // A kernel header claiming nearly 2^64 bytes (found by the `config` fuzz target).
+        let e = linux_layout(0x8000_0000, 16 << 20, u64::MAX - 0xfff, Some(4096)).unwrap_err();
+        assert!(e.contains("RAM is too small"), "{e}");
+        assert!(linux_layout(0, 16 << 20, 0, Some(u64::MAX)).is_err());
     }
 
     #[test]

@@ -11,6 +11,8 @@ use crate::cpu::{Exception, Hart, Shared, SliceExit, Trap};
 
 /// Instructions a hart runs before the loop turns to the next hart and the devices.
 const SLICE: u64 = 8192;
+/// Deadlines at least this many ticks away are treated as no deadline.
+const FAR: u64 = 1 << 56;
 /// Longest sleep while idle without a deadline (host events also wake the loop).
 const MAX_SLEEP: Duration = Duration::from_millis(50);
 
@@ -122,7 +124,6 @@ fn machine_loop(harts: &mut [Hart], sys: &mut System, opts: &RunOptions, st: &mu
             }
         }
         st.instructions += retired;
-        sys.clock.retire(retired);
         sys.tick_devices();
         sh.drain_device_writes(&mut sys.ram);
         let now = sys.clock.now();
@@ -163,7 +164,9 @@ fn machine_loop(harts: &mut [Hart], sys: &mut System, opts: &RunOptions, st: &mu
         }
         st.idle_sleeps += 1;
         let timers = harts.iter().filter(|h| !h.stopped).map(|h| h.timecmp);
-        let deadline = timers.chain(sys.bus.next_deadline()).filter(|&d| d > now && d != u64::MAX).min();
+        // deadlines centuries away (a guest "disabling" its timer) count as none, so the instret
+        // clock is never warped towards overflow
+        let deadline = timers.chain(sys.bus.next_deadline()).filter(|&d| d > now && d - now < FAR).min();
         match (sys.clock.source(), deadline) {
             (ClockSource::Instret { .. }, Some(d)) => sys.clock.warp_to(d),
             (ClockSource::Host, Some(d)) => sys.console.wait(sys.clock.until(d).min(MAX_SLEEP)),

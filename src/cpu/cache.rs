@@ -25,17 +25,17 @@ const NO_BLOCK: u32 = u32::MAX;
 
 static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
 
-type Block = Box<[Insn; INSNS_PER_PAGE]>;
-
 /// State shared by the harts of one machine (see the module docs).
 pub struct Shared {
     /// Changes whenever decode-cache block numbers are reassigned; harts then flush their TLBs.
     pub(crate) epoch: u64,
     page_block: Vec<u32>,
-    blocks: Vec<Block>,
+    /// Decoded instructions: block `b` is `code[b * INSNS_PER_PAGE..][..INSNS_PER_PAGE]`.
+    code: Vec<Insn>,
     block_page: Vec<usize>,
-    /// Per hart index: the reserved granule as a RAM offset range.
-    resv: Vec<Option<(usize, usize)>>,
+    /// Per hart index: the reserved granule as a RAM offset range, and the LR's offset.
+    resv: Vec<Option<(usize, usize, usize)>>,
+    max_blocks: usize,
 }
 
 impl Shared {
@@ -46,9 +46,10 @@ impl Shared {
         Self {
             epoch: NEXT_EPOCH.fetch_add(1, Ordering::Relaxed),
             page_block: vec![NO_BLOCK; pages],
-            blocks: Vec::new(),
+            code: Vec::new(),
             block_page: Vec::new(),
             resv: Vec::new(),
+            max_blocks: MAX_BLOCKS,
         }
     }
 
@@ -63,11 +64,11 @@ impl Shared {
         } else {
             self.page_block.resize(page + 1, NO_BLOCK);
         }
-        if self.blocks.len() >= MAX_BLOCKS {
+        if self.block_page.len() >= self.max_blocks {
             self.reset_code(ram);
         }
-        let b = self.blocks.len();
-        self.blocks.push(Box::new([Insn::Undecoded; INSNS_PER_PAGE]));
+        let b = self.block_page.len();
+        self.code.resize((b + 1) * INSNS_PER_PAGE, Insn::Undecoded);
         self.block_page.push(page);
         self.page_block[page] = b as u32;
         b
@@ -78,7 +79,7 @@ impl Shared {
             self.page_block[page] = NO_BLOCK;
             ram.unwatch(page * PAGE, WATCH_CODE);
         }
-        self.blocks.clear();
+        self.code.clear();
         self.block_page.clear();
         self.epoch = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
     }
@@ -86,16 +87,16 @@ impl Shared {
     /// The cached instruction `idx` of `block`.
     #[inline(always)]
     pub(crate) fn insn(&self, block: usize, idx: usize) -> Insn {
-        match self.blocks.get(block) {
-            Some(b) => b[idx % INSNS_PER_PAGE],
+        match self.code.get(block * INSNS_PER_PAGE + idx % INSNS_PER_PAGE) {
+            Some(&i) => i,
             None => Insn::Undecoded,
         }
     }
 
     /// Caches a decoded instruction, and watches its page for writes.
     pub(crate) fn set_insn(&mut self, ram: &mut GuestRam, block: usize, idx: usize, insn: Insn) {
-        if let Some(b) = self.blocks.get_mut(block) {
-            b[idx % INSNS_PER_PAGE] = insn;
+        if let Some(slot) = self.code.get_mut(block * INSNS_PER_PAGE + idx % INSNS_PER_PAGE) {
+            *slot = insn;
             let off = self.block_page[block] * PAGE;
             if ram.watched(off) & WATCH_CODE == 0 {
                 ram.watch(off, WATCH_CODE);
@@ -106,18 +107,25 @@ impl Shared {
     /// Forgets the decoded instructions of the page at RAM offset `page_off`.
     fn invalidate_code(&mut self, page_off: usize) {
         if let Some(&b) = self.page_block.get(page_off / PAGE) {
-            if let Some(block) = self.blocks.get_mut(b as usize) {
+            let start = (b as usize).saturating_mul(INSNS_PER_PAGE);
+            if let Some(block) = self.code.get_mut(start..start + INSNS_PER_PAGE) {
                 block.fill(Insn::Undecoded);
             }
         }
     }
 
-    /// Number of pages with decoded instructions.
-    pub fn decoded_pages(&self) -> usize {
-        self.blocks.len()
+    /// Limits the decode cache to `n` pages (tests of the reset path).
+    #[cfg(test)]
+    pub(crate) fn set_max_blocks(&mut self, n: usize) {
+        self.max_blocks = n.max(1);
     }
 
-    fn slot(&mut self, hart: usize) -> &mut Option<(usize, usize)> {
+    /// Number of pages with decoded instructions.
+    pub fn decoded_pages(&self) -> usize {
+        self.block_page.len()
+    }
+
+    fn slot(&mut self, hart: usize) -> &mut Option<(usize, usize, usize)> {
         if hart >= self.resv.len() {
             self.resv.resize(hart + 1, None);
         }
@@ -129,13 +137,14 @@ impl Shared {
     pub(crate) fn reserve(&mut self, ram: &mut GuestRam, hart: usize, off: usize, granule: usize) {
         let g = granule.clamp(4, PAGE).next_power_of_two();
         let start = off & !(g - 1);
-        *self.slot(hart) = Some((start, start + g));
+        *self.slot(hart) = Some((start, start + g, off));
         ram.watch(start, WATCH_RESV);
     }
 
-    /// Takes `hart`'s reservation away, returning whether it covered RAM offset `off`.
+    /// Takes `hart`'s reservation away, returning whether it was made by an LR of RAM offset
+    /// `off` (an SC to another address fails even inside the granule, as on QEMU).
     pub(crate) fn take_reservation(&mut self, hart: usize, off: usize) -> bool {
-        self.slot(hart).take().is_some_and(|(s, e)| s <= off && off < e)
+        self.slot(hart).take().is_some_and(|(_, _, at)| at == off)
     }
 
     /// Drops `hart`'s reservation (trap entry, `sc`).
@@ -146,21 +155,16 @@ impl Shared {
         }
     }
 
-    /// Whether `hart` holds a reservation.
-    pub(crate) fn has_reservation(&self, hart: usize) -> bool {
-        self.resv.get(hart).is_some_and(Option::is_some)
-    }
-
     /// Breaks the reservations of harts other than `writer` (`usize::MAX`: a device) that overlap
     /// `off..off+len`, and unwatches the pages that hold no reservation any more.
     fn break_reservations(&mut self, ram: &mut GuestRam, off: usize, len: usize, writer: usize) {
         for (h, r) in self.resv.iter_mut().enumerate() {
-            if r.is_some_and(|(s, e)| h != writer && s < off + len && off < e) {
+            if r.is_some_and(|(s, e, _)| h != writer && s < off + len && off < e) {
                 *r = None;
             }
         }
         for page in [off / PAGE, (off + len - 1) / PAGE] {
-            if !self.resv.iter().flatten().any(|&(s, _)| s / PAGE == page) {
+            if !self.resv.iter().flatten().any(|&(s, _, _)| s / PAGE == page) {
                 ram.unwatch(page * PAGE, WATCH_RESV);
             }
         }
@@ -204,7 +208,7 @@ impl Shared {
             if bits & WATCH_RESV != 0 {
                 // the page was unwatched by the write: every reservation in it is gone
                 for r in &mut self.resv {
-                    if r.is_some_and(|(s, _)| s / PAGE == off / PAGE) {
+                    if r.is_some_and(|(s, _, _)| s / PAGE == off / PAGE) {
                         *r = None;
                     }
                 }

@@ -40,13 +40,8 @@ const MIE_WRITABLE: u32 = S_INTERRUPTS | MIP_MSIP | MIP_MTIP | MIP_MEIP;
 const SATP_WRITABLE: u32 = 0x803f_ffff;
 
 // CSR numbers the rest of the CPU names.
-pub(crate) const SSTATUS: u16 = 0x100;
-pub(crate) const SIE: u16 = 0x104;
 pub(crate) const SIP: u16 = 0x144;
 pub(crate) const SATP: u16 = 0x180;
-pub(crate) const MSTATUS: u16 = 0x300;
-pub(crate) const MIDELEG: u16 = 0x303;
-pub(crate) const MIE: u16 = 0x304;
 pub(crate) const MIP: u16 = 0x344;
 pub(crate) const MINSTRET: u16 = 0xb02;
 pub(crate) const MINSTRETH: u16 = 0xb82;
@@ -252,6 +247,7 @@ impl Hart {
                 let n = if addr == MINSTRET { set_lo(self.instret, v) } else { set_hi(self.instret, v) };
                 self.instret = n.wrapping_sub(u64::from(by_insn));
                 self.csr.cycle_delta = cyc.wrapping_sub(self.instret);
+                self.resync_clock();
             }
             0xb03..=0xb1f | 0xb83..=0xb9f => {}
             _ => return None,

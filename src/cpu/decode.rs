@@ -53,72 +53,297 @@ impl AmoOp {
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Insn {
-    Lui { rd: u8, imm: u32 },
-    Auipc { rd: u8, imm: u32 },
-    Jal { rd: u8, imm: i32 },
-    Jalr { rd: u8, rs1: u8, imm: i32 },
-    Beq { rs1: u8, rs2: u8, imm: i32 },
-    Bne { rs1: u8, rs2: u8, imm: i32 },
-    Blt { rs1: u8, rs2: u8, imm: i32 },
-    Bge { rs1: u8, rs2: u8, imm: i32 },
-    Bltu { rs1: u8, rs2: u8, imm: i32 },
-    Bgeu { rs1: u8, rs2: u8, imm: i32 },
-    Lb { rd: u8, rs1: u8, imm: i32 },
-    Lh { rd: u8, rs1: u8, imm: i32 },
-    Lw { rd: u8, rs1: u8, imm: i32 },
-    Lbu { rd: u8, rs1: u8, imm: i32 },
-    Lhu { rd: u8, rs1: u8, imm: i32 },
-    Sb { rs1: u8, rs2: u8, imm: i32 },
-    Sh { rs1: u8, rs2: u8, imm: i32 },
-    Sw { rs1: u8, rs2: u8, imm: i32 },
-    Addi { rd: u8, rs1: u8, imm: i32 },
-    Slti { rd: u8, rs1: u8, imm: i32 },
-    Sltiu { rd: u8, rs1: u8, imm: i32 },
-    Xori { rd: u8, rs1: u8, imm: i32 },
-    Ori { rd: u8, rs1: u8, imm: i32 },
-    Andi { rd: u8, rs1: u8, imm: i32 },
-    Slli { rd: u8, rs1: u8, shamt: u8 },
-    Srli { rd: u8, rs1: u8, shamt: u8 },
-    Srai { rd: u8, rs1: u8, shamt: u8 },
-    Add { rd: u8, rs1: u8, rs2: u8 },
-    Sub { rd: u8, rs1: u8, rs2: u8 },
-    Sll { rd: u8, rs1: u8, rs2: u8 },
-    Slt { rd: u8, rs1: u8, rs2: u8 },
-    Sltu { rd: u8, rs1: u8, rs2: u8 },
-    Xor { rd: u8, rs1: u8, rs2: u8 },
-    Srl { rd: u8, rs1: u8, rs2: u8 },
-    Sra { rd: u8, rs1: u8, rs2: u8 },
-    Or { rd: u8, rs1: u8, rs2: u8 },
-    And { rd: u8, rs1: u8, rs2: u8 },
-    Mul { rd: u8, rs1: u8, rs2: u8 },
-    Mulh { rd: u8, rs1: u8, rs2: u8 },
-    Mulhsu { rd: u8, rs1: u8, rs2: u8 },
-    Mulhu { rd: u8, rs1: u8, rs2: u8 },
-    Div { rd: u8, rs1: u8, rs2: u8 },
-    Divu { rd: u8, rs1: u8, rs2: u8 },
-    Rem { rd: u8, rs1: u8, rs2: u8 },
-    Remu { rd: u8, rs1: u8, rs2: u8 },
+    Lui {
+        rd: u8,
+        imm: u32,
+    },
+    Auipc {
+        rd: u8,
+        imm: u32,
+    },
+    Jal {
+        rd: u8,
+        imm: i32,
+    },
+    Jalr {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Beq {
+        rs1: u8,
+        rs2: u8,
+        imm: i32,
+    },
+    Bne {
+        rs1: u8,
+        rs2: u8,
+        imm: i32,
+    },
+    Blt {
+        rs1: u8,
+        rs2: u8,
+        imm: i32,
+    },
+    Bge {
+        rs1: u8,
+        rs2: u8,
+        imm: i32,
+    },
+    Bltu {
+        rs1: u8,
+        rs2: u8,
+        imm: i32,
+    },
+    Bgeu {
+        rs1: u8,
+        rs2: u8,
+        imm: i32,
+    },
+    Lb {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Lh {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Lw {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Lbu {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Lhu {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Sb {
+        rs1: u8,
+        rs2: u8,
+        imm: i32,
+    },
+    Sh {
+        rs1: u8,
+        rs2: u8,
+        imm: i32,
+    },
+    Sw {
+        rs1: u8,
+        rs2: u8,
+        imm: i32,
+    },
+    Addi {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Slti {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Sltiu {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Xori {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Ori {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Andi {
+        rd: u8,
+        rs1: u8,
+        imm: i32,
+    },
+    Slli {
+        rd: u8,
+        rs1: u8,
+        shamt: u8,
+    },
+    Srli {
+        rd: u8,
+        rs1: u8,
+        shamt: u8,
+    },
+    Srai {
+        rd: u8,
+        rs1: u8,
+        shamt: u8,
+    },
+    Add {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Sub {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Sll {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Slt {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Sltu {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Xor {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Srl {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Sra {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Or {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    And {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Mul {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Mulh {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Mulhsu {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Mulhu {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Div {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Divu {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Rem {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
+    Remu {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+    },
     /// `lr.w`; `aqrl` holds the aq (bit 1) and rl (bit 0) bits.
-    LrW { rd: u8, rs1: u8, aqrl: u8 },
-    ScW { rd: u8, rs1: u8, rs2: u8, aqrl: u8 },
-    Amo { op: AmoOp, rd: u8, rs1: u8, rs2: u8, aqrl: u8 },
+    LrW {
+        rd: u8,
+        rs1: u8,
+        aqrl: u8,
+    },
+    ScW {
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+        aqrl: u8,
+    },
+    Amo {
+        op: AmoOp,
+        rd: u8,
+        rs1: u8,
+        rs2: u8,
+        aqrl: u8,
+    },
     /// `fence pred, succ` (and `fence.tso` when `tso`).
-    Fence { pred: u8, succ: u8, tso: bool },
+    Fence {
+        pred: u8,
+        succ: u8,
+        tso: bool,
+    },
     FenceI,
     Ecall,
     Ebreak,
     Mret,
     Sret,
     Wfi,
-    SfenceVma { rs1: u8, rs2: u8 },
-    Csrrw { rd: u8, rs1: u8, csr: u16 },
-    Csrrs { rd: u8, rs1: u8, csr: u16 },
-    Csrrc { rd: u8, rs1: u8, csr: u16 },
-    Csrrwi { rd: u8, uimm: u8, csr: u16 },
-    Csrrsi { rd: u8, uimm: u8, csr: u16 },
-    Csrrci { rd: u8, uimm: u8, csr: u16 },
+    SfenceVma {
+        rs1: u8,
+        rs2: u8,
+    },
+    Csrrw {
+        rd: u8,
+        rs1: u8,
+        csr: u16,
+    },
+    Csrrs {
+        rd: u8,
+        rs1: u8,
+        csr: u16,
+    },
+    Csrrc {
+        rd: u8,
+        rs1: u8,
+        csr: u16,
+    },
+    Csrrwi {
+        rd: u8,
+        uimm: u8,
+        csr: u16,
+    },
+    Csrrsi {
+        rd: u8,
+        uimm: u8,
+        csr: u16,
+    },
+    Csrrci {
+        rd: u8,
+        uimm: u8,
+        csr: u16,
+    },
     /// An encoding that is not a supported instruction.
-    Illegal { word: u32 },
+    Illegal {
+        word: u32,
+    },
     /// Decode-cache placeholder: not decoded yet. [`decode`] never returns it.
     Undecoded,
 }
@@ -167,10 +392,7 @@ pub(crate) fn imm_b(w: u32) -> i32 {
 /// J-type immediate (byte offset), sign-extended.
 #[inline]
 pub(crate) fn imm_j(w: u32) -> i32 {
-    ((w as i32) >> 31 << 20)
-        | (w & 0xff000) as i32
-        | (((w >> 20) & 1) << 11) as i32
-        | (((w >> 21) & 0x3ff) << 1) as i32
+    ((w as i32) >> 31 << 20) | (w & 0xff000) as i32 | (((w >> 20) & 1) << 11) as i32 | (((w >> 21) & 0x3ff) << 1) as i32
 }
 
 /// Decodes one instruction word.
@@ -356,8 +578,14 @@ mod tests {
 
     #[test]
     fn illegal_encodings() {
-        for w in [0x0000_0000, 0xffff_ffff, 0x0000_4501, 0x0000_8082, 0x0020_f053 /* fadd.s */, 0x0000_2007 /* flw */]
-        {
+        for w in [
+            0x0000_0000,
+            0xffff_ffff,
+            0x0000_4501,
+            0x0000_8082,
+            0x0020_f053, /* fadd.s */
+            0x0000_2007, /* flw */
+        ] {
             assert_eq!(decode(w), Insn::Illegal { word: w }, "{w:08x}");
         }
         // slli with funct7 != 0, add with funct7 = 0x40, csr funct3 = 4, ecall with rd != 0

@@ -126,9 +126,15 @@ impl Hart {
                 let v = self.load::<2>(sys, sh, self.x(rs1).wrapping_add(imm as u32))?;
                 self.set_x(rd, v);
             }
-            Insn::Sb { rs1, rs2, imm } => self.store::<1>(sys, sh, self.x(rs1).wrapping_add(imm as u32), self.x(rs2))?,
-            Insn::Sh { rs1, rs2, imm } => self.store::<2>(sys, sh, self.x(rs1).wrapping_add(imm as u32), self.x(rs2))?,
-            Insn::Sw { rs1, rs2, imm } => self.store::<4>(sys, sh, self.x(rs1).wrapping_add(imm as u32), self.x(rs2))?,
+            Insn::Sb { rs1, rs2, imm } => {
+                self.store::<1>(sys, sh, self.x(rs1).wrapping_add(imm as u32), self.x(rs2))?
+            }
+            Insn::Sh { rs1, rs2, imm } => {
+                self.store::<2>(sys, sh, self.x(rs1).wrapping_add(imm as u32), self.x(rs2))?
+            }
+            Insn::Sw { rs1, rs2, imm } => {
+                self.store::<4>(sys, sh, self.x(rs1).wrapping_add(imm as u32), self.x(rs2))?
+            }
             Insn::Addi { rd, rs1, imm } => op!(rd, self.x(rs1).wrapping_add(imm as u32)),
             Insn::Slti { rd, rs1, imm } => op!(rd, u32::from((self.x(rs1) as i32) < imm)),
             Insn::Sltiu { rd, rs1, imm } => op!(rd, u32::from(self.x(rs1) < imm as u32)),
@@ -271,9 +277,15 @@ impl Hart {
                 }
             }
             Insn::Csrrw { rd, rs1, csr } => return self.csr_insn(sys, csr, rd, CsrOp::Write, self.x(rs1), true, next),
-            Insn::Csrrs { rd, rs1, csr } => return self.csr_insn(sys, csr, rd, CsrOp::Set, self.x(rs1), rs1 != 0, next),
-            Insn::Csrrc { rd, rs1, csr } => return self.csr_insn(sys, csr, rd, CsrOp::Clear, self.x(rs1), rs1 != 0, next),
-            Insn::Csrrwi { rd, uimm, csr } => return self.csr_insn(sys, csr, rd, CsrOp::Write, uimm.into(), true, next),
+            Insn::Csrrs { rd, rs1, csr } => {
+                return self.csr_insn(sys, csr, rd, CsrOp::Set, self.x(rs1), rs1 != 0, next)
+            }
+            Insn::Csrrc { rd, rs1, csr } => {
+                return self.csr_insn(sys, csr, rd, CsrOp::Clear, self.x(rs1), rs1 != 0, next)
+            }
+            Insn::Csrrwi { rd, uimm, csr } => {
+                return self.csr_insn(sys, csr, rd, CsrOp::Write, uimm.into(), true, next)
+            }
             Insn::Csrrsi { rd, uimm, csr } => {
                 return self.csr_insn(sys, csr, rd, CsrOp::Set, uimm.into(), uimm != 0, next)
             }
@@ -303,7 +315,12 @@ impl Hart {
             return Err(self.illegal(sys).into());
         }
         let lines = sys.hart_lines.get(self.id);
-        let now = if matches!(csr, 0xc01 | 0xc81) { sys.clock.now() } else { 0 };
+        let now = if matches!(csr, 0xc01 | 0xc81) {
+            self.sync_clock(&sys.clock);
+            sys.clock.now()
+        } else {
+            0
+        };
         let Some(old) = self.read_csr(csr, lines, now) else {
             return Err(self.illegal(sys).into());
         };

@@ -31,7 +31,12 @@ fn mask(n: usize) -> u32 {
 impl Hart {
     /// Loads `N` (1, 2 or 4) bytes at `va`, zero-extended.
     #[inline(always)]
-    pub(crate) fn load<const N: usize>(&mut self, sys: &mut System, sh: &mut Shared, va: u32) -> Result<u32, Exception> {
+    pub(crate) fn load<const N: usize>(
+        &mut self,
+        sys: &mut System,
+        sh: &mut Shared,
+        va: u32,
+    ) -> Result<u32, Exception> {
         let e = self.mmu.sets[self.mmu.data_set].r[index(va)];
         if e.tag == va & mask(N) {
             let off = e.off + (va & 0xfff) as usize;
@@ -126,6 +131,7 @@ impl Hart {
                 if pa % n as u64 != 0 {
                     return Err(Exception::LoadAccess(va));
                 }
+                self.sync_clock(&sys.clock);
                 let r = sys.mmio_read(pa, n as u8);
                 sh.drain_device_writes(&mut sys.ram);
                 r.map(|v| v as u32).map_err(|_| Exception::LoadAccess(va))
@@ -141,6 +147,7 @@ impl Hart {
                 if pa % n as u64 != 0 {
                     return Err(Exception::StoreAccess(va));
                 }
+                self.sync_clock(&sys.clock);
                 let r = sys.mmio_write(pa, n as u8, u64::from(v));
                 sh.drain_device_writes(&mut sys.ram);
                 r.map_err(|_| Exception::StoreAccess(va))
@@ -154,7 +161,14 @@ impl Hart {
 
     /// An AMO: translates once with store permission, then reads, applies `op` with `src`, writes.
     /// Returns the old value; on a fault nothing is changed.
-    pub(crate) fn amo(&mut self, sys: &mut System, sh: &mut Shared, op: AmoOp, va: u32, src: u32) -> Result<u32, Exception> {
+    pub(crate) fn amo(
+        &mut self,
+        sys: &mut System,
+        sh: &mut Shared,
+        op: AmoOp,
+        va: u32,
+        src: u32,
+    ) -> Result<u32, Exception> {
         if va & 3 != 0 && self.cfg.misaligned_amo == MisalignedAmo::Trap {
             return Err(Exception::StoreMisaligned(va));
         }
@@ -185,7 +199,13 @@ impl Hart {
     /// `sc.w`: translates with store permission (faulting even if it would fail), then stores if
     /// the reservation holds. Returns 0 on success, 1 on failure; the reservation is gone either
     /// way.
-    pub(crate) fn store_conditional(&mut self, sys: &mut System, sh: &mut Shared, va: u32, v: u32) -> Result<u32, Exception> {
+    pub(crate) fn store_conditional(
+        &mut self,
+        sys: &mut System,
+        sh: &mut Shared,
+        va: u32,
+        v: u32,
+    ) -> Result<u32, Exception> {
         if va & 3 != 0 {
             return Err(Exception::StoreMisaligned(va));
         }

@@ -9,7 +9,7 @@
 use semu_api::GuestRam;
 
 use super::cache::Shared;
-use super::csr::{MSTATUS_MPRV, MSTATUS_MPP_SHIFT, MSTATUS_MXR, MSTATUS_SUM};
+use super::csr::{MSTATUS_MPP_SHIFT, MSTATUS_MPRV, MSTATUS_MXR, MSTATUS_SUM};
 use super::trap::{Access, Exception};
 use super::{Hart, Priv};
 
@@ -115,8 +115,16 @@ pub(crate) struct Mmu {
 
 impl Mmu {
     pub(crate) fn new() -> Self {
-        let tlb = || Tlb { r: [EMPTY; TLB_ENTRIES], w: [EMPTY; TLB_ENTRIES], x: [XEMPTY; TLB_ENTRIES], superpages: false };
-        Self { sets: Box::new([tlb(), tlb(), tlb()]), data_set: 2, fetch_set: 2, fetch_tag: NO_TAG, fetch_off: 0, fetch_block: 0 }
+        let tlb =
+            || Tlb { r: [EMPTY; TLB_ENTRIES], w: [EMPTY; TLB_ENTRIES], x: [XEMPTY; TLB_ENTRIES], superpages: false };
+        Self {
+            sets: Box::new([tlb(), tlb(), tlb()]),
+            data_set: 2,
+            fetch_set: 2,
+            fetch_tag: NO_TAG,
+            fetch_off: 0,
+            fetch_block: 0,
+        }
     }
 }
 

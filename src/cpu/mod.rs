@@ -98,6 +98,8 @@ pub struct Hart {
     pub(crate) firmware: bool,
     /// SBI timer compare value (`u64::MAX`: none).
     pub(crate) timecmp: u64,
+    /// `instret` when the machine clock was last told about this hart's instructions.
+    clock_synced: u64,
 }
 
 impl Hart {
@@ -117,6 +119,7 @@ impl Hart {
             stopped: false,
             firmware: false,
             timecmp: u64::MAX,
+            clock_synced: 0,
         };
         h.mode_changed();
         h
@@ -205,6 +208,22 @@ impl Hart {
         &self.cfg
     }
 
+    /// Tells the machine clock about the instructions retired since the last call (the instret
+    /// clock then reads exactly, whenever the hart looks at time or a device).
+    #[inline]
+    pub(crate) fn sync_clock(&mut self, clock: &crate::clock::Clock) {
+        let n = self.instret.wrapping_sub(self.clock_synced);
+        if n != 0 {
+            clock.retire(n);
+            self.clock_synced = self.instret;
+        }
+    }
+
+    /// After software rewrote `instret`: the clock has already been told about everything before.
+    pub(crate) fn resync_clock(&mut self) {
+        self.clock_synced = self.instret;
+    }
+
     /// Takes `trap`, or hands it to the firmware if it would enter M-mode with firmware on.
     fn take(&mut self, trap: Trap, sh: &mut Shared) -> Option<SliceExit> {
         sh.clear_reservation(self.id);
@@ -225,7 +244,13 @@ impl Hart {
 
     /// Runs up to `budget` instructions (trap entries count too). Returns the number of
     /// iterations used and why it stopped.
-    pub(crate) fn run_slice(&mut self, sys: &mut System, sh: &mut Shared, budget: u64, trace: bool) -> (u64, SliceExit) {
+    pub(crate) fn run_slice(
+        &mut self,
+        sys: &mut System,
+        sh: &mut Shared,
+        budget: u64,
+        trace: bool,
+    ) -> (u64, SliceExit) {
         if self.epoch != sh.epoch {
             self.flush_all();
             self.epoch = sh.epoch;
@@ -233,11 +258,10 @@ impl Hart {
         if let Some(exit) = self.check_interrupts(sys, sh) {
             return (0, exit);
         }
-        if trace {
-            self.slice_loop::<true>(sys, sh, budget)
-        } else {
-            self.slice_loop::<false>(sys, sh, budget)
-        }
+        let r =
+            if trace { self.slice_loop::<true>(sys, sh, budget) } else { self.slice_loop::<false>(sys, sh, budget) };
+        self.sync_clock(&sys.clock);
+        r
     }
 
     #[inline(always)]
@@ -277,15 +301,15 @@ impl Hart {
                 Err(e) => Err(Stop::Trap(e)),
             };
             match r {
-                Ok(()) => self.instret += 1,
+                Ok(()) => self.instret = self.instret.wrapping_add(1),
                 Err(Stop::Recheck) => {
-                    self.instret += 1;
+                    self.instret = self.instret.wrapping_add(1);
                     if let Some(exit) = self.check_interrupts(sys, sh) {
                         return (budget - left, exit);
                     }
                 }
                 Err(Stop::Wfi) => {
-                    self.instret += 1;
+                    self.instret = self.instret.wrapping_add(1);
                     self.wfi = true;
                     return (budget - left, SliceExit::Wfi);
                 }
@@ -309,7 +333,7 @@ impl Hart {
     /// Retires an instruction the firmware completed on the hart's behalf (an SBI call): pc += 4.
     pub(crate) fn firmware_return(&mut self) {
         self.pc = self.pc.wrapping_add(4);
-        self.instret += 1;
+        self.instret = self.instret.wrapping_add(1);
     }
 
     /// Sets or clears software-written `mip` bits (SBI timer and IPIs).
@@ -349,7 +373,13 @@ impl Hart {
         use std::fmt::Write;
         let mut s = format!("hart {} pc {:08x} priv {:?}\n", self.id, self.pc, self.privilege);
         for i in 0..32 {
-            let _ = write!(s, "{:>4} {:08x}{}", disasm::reg_name(i as u8), self.regs[i], if i % 4 == 3 { "\n" } else { "  " });
+            let _ = write!(
+                s,
+                "{:>4} {:08x}{}",
+                disasm::reg_name(i as u8),
+                self.regs[i],
+                if i % 4 == 3 { "\n" } else { "  " }
+            );
         }
         let c = &self.csr;
         let _ = writeln!(

@@ -42,10 +42,8 @@ fn amo_and_sc_on_read_only_page_fault_precisely_then_retry() {
         // (program, steps, expected rd, expected memory) per case; rd == rs2 == t0. sfence.vma
         // is for S-mode only (U-mode relies on the TLB never caching a failed translation).
         let fence = if p == Priv::S { sfence_vma(0, 0) } else { NOP };
-        let mut cases: Vec<(Vec<u32>, usize, u32, u32)> = OPS
-            .iter()
-            .map(|&(f5, op)| (vec![fence, amo(f5, T0, T1, T0)], 2, old, op.apply(old, src)))
-            .collect();
+        let mut cases: Vec<(Vec<u32>, usize, u32, u32)> =
+            OPS.iter().map(|&(f5, op)| (vec![fence, amo(f5, T0, T1, T0)], 2, old, op.apply(old, src))).collect();
         cases.push((vec![fence, lr(T2, T1), sc(T0, T1, T0)], 3, 0, src));
         for (prog, steps, want_rd, want_mem) in cases {
             let what = format!("{} in {p:?}", crate::cpu::decode(prog[steps - 1]));
@@ -80,7 +78,7 @@ fn faulting_loads_leave_rd_unchanged() {
     let mut m = paged(false);
     m.map(0x5000_0000, 0x8005_0000, PTE_R | PTE_A | PTE_U);
     m.map(0x6000_0000, 0x1000_0000, PTE_R | PTE_A); // no device there
-    // unmapped, user page from S without SUM, and an access fault
+                                                    // unmapped, user page from S without SUM, and an access fault
     for (va, cause) in [(0x4100_0000u32, 13), (0x5000_0000, 13), (0x6000_0000, 5)] {
         m.load(CODE, &[lw(T0, T1, 0)]);
         m.harts[0].set_privilege(Priv::S);
@@ -126,6 +124,11 @@ fn lr_sc_reservations_across_harts() {
     assert_eq!(sc_only(&mut m), 0, "after lr");
     assert_eq!(m.r32(u64::from(addr)), 0xaaaa);
     assert_eq!(sc_only(&mut m), 1, "sc consumed the reservation");
+    lr_(&mut m);
+    m.harts[0].set_pc(CODE + 4);
+    m.set_reg(0, T1, addr + 4);
+    m.step(0);
+    assert_eq!(m.reg(0, T0), 1, "sc to another address than the lr, same granule");
     lr_(&mut m);
     other_store(&mut m, addr + 4);
     assert_eq!(sc_only(&mut m), 1, "another hart stored to the granule");

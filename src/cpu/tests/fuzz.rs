@@ -38,7 +38,7 @@ impl Device for Reg {
         if off == 0 && size == 4 {
             self.0 = v;
             // DMA into RAM, to exercise device-write tracking
-            let _ = ctx.ram.write_u32(RAM_BASE + (v as u64 & 0xfffc), v as u32);
+            let _ = ctx.ram.write_u32(RAM_BASE + (v & 0xfffc), v as u32);
             Ok(())
         } else {
             Err(BusFault::BadSize)
@@ -56,11 +56,14 @@ fn random_word(rng: &mut Rng) -> u32 {
         0 => w,
         // SYSTEM: favour real CSR numbers and privileged instructions
         1 => {
-            const CSRS: [u32; 16] =
-                [0x100, 0x104, 0x105, 0x141, 0x144, 0x180, 0x300, 0x302, 0x303, 0x304, 0x305, 0x341, 0x344, 0xc00, 0xc01, 0xb02];
-            let csr = CSRS[rng.below(16) as usize];
+            const CSRS: [u32; 19] = [
+                0x100, 0x104, 0x105, 0x141, 0x144, 0x180, 0x300, 0x302, 0x303, 0x304, 0x305, 0x341, 0x344, 0xc00,
+                0xc01, 0xb00, 0xb02, 0xb80, 0xb82,
+            ];
+            let csr = CSRS[rng.below(CSRS.len() as u32) as usize];
             match rng.below(4) {
-                0 => [0x3020_0073, 0x1020_0073, 0x1050_0073, 0x1200_0073, 0x0000_0073, 0x0010_0073][rng.below(6) as usize],
+                0 => [0x3020_0073, 0x1020_0073, 0x1050_0073, 0x1200_0073, 0x0000_0073, 0x0010_0073]
+                    [rng.below(6) as usize],
                 _ => csr << 20 | (w & 0x000f_ffff & !0x7f) | 0x73,
             }
         }

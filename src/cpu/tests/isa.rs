@@ -6,10 +6,12 @@ use super::asm::*;
 use super::{Machine, CODE, MTVEC, STVEC};
 use crate::cpu::{Priv, SliceExit};
 
+type Encoder = fn(u32, u32, u32) -> u32;
+
 #[test]
 fn signed_division_edge_cases() {
     let mut m = Machine::new(1);
-    let cases: [(fn(u32, u32, u32) -> u32, u32, u32, u32); 12] = [
+    let cases: [(Encoder, u32, u32, u32); 12] = [
         (div, 7, 0, u32::MAX),
         (divu, 7, 0, u32::MAX),
         (rem, 7, 0, 7),
@@ -32,7 +34,9 @@ fn signed_division_edge_cases() {
         assert_eq!(m.reg(0, A0), want, "{:?} {a:#x} {b:#x}", crate::cpu::decode(f(A0, A1, A2)));
     }
     // mulh, mulhsu, mulhu
-    for (f3, a, b, want) in [(1, u32::MAX, u32::MAX, 0), (2, u32::MAX, u32::MAX, u32::MAX), (3, u32::MAX, u32::MAX, 0xffff_fffe)] {
+    for (f3, a, b, want) in
+        [(1, u32::MAX, u32::MAX, 0), (2, u32::MAX, u32::MAX, u32::MAX), (3, u32::MAX, u32::MAX, 0xffff_fffe)]
+    {
         m.load(CODE, &[r(1, A2, A1, f3, A0, 0x33)]);
         m.harts[0].set_pc(CODE);
         m.set_reg(0, A1, a);
@@ -72,12 +76,12 @@ fn disabled_extensions_are_illegal() {
 fn csr_faults_leave_rd_unchanged() {
     let mut m = Machine::new(1);
     let cases: [(Priv, u32); 6] = [
-        (Priv::U, csrrw(T0, 0x300, T1)), // mstatus from U
+        (Priv::U, csrrw(T0, 0x300, T1)),   // mstatus from U
         (Priv::S, csrrs(T0, 0x340, ZERO)), // mscratch from S
-        (Priv::M, csrrw(T0, 0xc00, T1)), // write to read-only cycle
+        (Priv::M, csrrw(T0, 0xc00, T1)),   // write to read-only cycle
         (Priv::M, csrrs(T0, 0x7c0, ZERO)), // nonexistent
         (Priv::S, csrrs(T0, 0xc00, ZERO)), // cycle with mcounteren = 0
-        (Priv::M, csrrsi(T0, 0xf14, 1)), // set bits in read-only mhartid
+        (Priv::M, csrrsi(T0, 0xf14, 1)),   // set bits in read-only mhartid
     ];
     for (p, w) in cases {
         m.load(CODE, &[w]);
@@ -149,7 +153,10 @@ fn exceptions_delegate_to_s_mode() {
     m.harts[0].set_csr(0x100, 1 << 1); // SIE
     m.step(0);
     let h = &m.harts[0];
-    assert_eq!((h.pc(), h.privilege(), m.csr(0, 0x142), m.csr(0, 0x141), m.csr(0, 0x143)), (STVEC, Priv::S, 2, CODE, 0));
+    assert_eq!(
+        (h.pc(), h.privilege(), m.csr(0, 0x142), m.csr(0, 0x141), m.csr(0, 0x143)),
+        (STVEC, Priv::S, 2, CODE, 0)
+    );
     let st = m.csr(0, 0x100);
     assert_eq!((st >> 8 & 1, st >> 5 & 1, st >> 1 & 1), (1, 1, 0), "SPP=S, SPIE=old SIE, SIE=0");
     // ecall from U delegated too; ecall from S is not
@@ -301,9 +308,53 @@ fn stores_to_code_invalidate_decoded_instructions() {
 #[test]
 fn counters_count() {
     let mut m = Machine::new(1);
-    m.load(CODE, &[NOP, NOP, csrrs(A0, 0xc02, ZERO), csrrs(A1, 0xb00, ZERO), csrrw(ZERO, 0xb02, A2), csrrs(A3, 0xc02, ZERO)]);
+    m.load(
+        CODE,
+        &[NOP, NOP, csrrs(A0, 0xc02, ZERO), csrrs(A1, 0xb00, ZERO), csrrw(ZERO, 0xb02, A2), csrrs(A3, 0xc02, ZERO)],
+    );
     m.set_reg(0, A2, 1000);
     m.run(0, 6);
     assert_eq!((m.reg(0, A0), m.reg(0, A1), m.reg(0, A3)), (2, 3, 1000));
     assert_eq!(m.harts[0].instret(), 1001);
+}
+
+#[test]
+fn decode_cache_reset_keeps_running_correctly() {
+    // three pages of code chained by jumps, with room for two decoded pages only
+    let mut m = Machine::new(1);
+    m.sh.set_max_blocks(2);
+    let pages = [CODE, CODE + 0x1000, CODE + 0x2000];
+    for (i, &p) in pages.iter().enumerate() {
+        let next = pages[(i + 1) % 3];
+        m.load(p, &[addi(A0, A0, 1), jal(ZERO, next.wrapping_sub(p + 4) as i32)]);
+    }
+    let epoch = m.sh.epoch;
+    m.run(0, 3000);
+    assert_eq!(m.reg(0, A0), 1500);
+    assert!(m.sh.decoded_pages() <= 2);
+    assert_ne!(m.sh.epoch, epoch, "the cache was reset");
+}
+
+#[test]
+fn counter_wrap_and_instret_time_within_a_slice() {
+    let mut m = Machine::new(1);
+    // minstret(h) = all ones, then retire more: wraps, never panics
+    m.load(
+        CODE,
+        &[
+            csrrw(ZERO, 0xb02, A2),
+            csrrw(ZERO, 0xb82, A2),
+            csrrs(A0, 0xc01, ZERO),
+            NOP,
+            NOP,
+            NOP,
+            csrrs(A1, 0xc01, ZERO),
+            SPIN,
+        ],
+    );
+    m.set_reg(0, A2, u32::MAX);
+    m.run(0, 10);
+    assert!(m.harts[0].instret() < 10, "wrapped: {}", m.harts[0].instret());
+    // the instret clock (1 instruction per tick) moves inside one slice
+    assert_eq!(m.reg(0, A1).wrapping_sub(m.reg(0, A0)), 4);
 }

@@ -177,7 +177,7 @@ impl Machine {
             e = ((t >> 12) as u32) << 10 | PTE_V;
             self.w32(l1, e);
         }
-        let l2 = u64::from(e >> 10) << 12 | u64::from((va >> 12) & 0x3ff) * 4;
+        let l2 = (u64::from(e >> 10) << 12) | (u64::from((va >> 12) & 0x3ff) * 4);
         self.w32(l2, ((pa >> 12) as u32) << 10 | flags | PTE_V);
     }
 
@@ -189,6 +189,6 @@ impl Machine {
     /// Physical address of the leaf PTE of 4 KiB page `va`.
     pub fn pte_addr(&self, va: u32) -> u64 {
         let e = self.r32(ROOT + u64::from(va >> 22) * 4);
-        u64::from(e >> 10) << 12 | u64::from((va >> 12) & 0x3ff) * 4
+        (u64::from(e >> 10) << 12) | (u64::from((va >> 12) & 0x3ff) * 4)
     }
 }
