@@ -61,7 +61,7 @@ impl Clock {
                 (ns * u128::from(self.frequency) / 1_000_000_000) as u64
             }
             ClockSource::Instret { instructions_per_tick } => {
-                self.retired.get() / instructions_per_tick.max(1) + self.warp.get()
+                (self.retired.get() / instructions_per_tick.max(1)).saturating_add(self.warp.get())
             }
         }
     }
@@ -72,7 +72,7 @@ impl Clock {
         if let ClockSource::Instret { .. } = self.source {
             let now = self.now();
             if deadline > now {
-                self.warp.set(self.warp.get() + (deadline - now));
+                self.warp.set(self.warp.get().saturating_add(deadline - now));
             }
         }
     }
@@ -105,6 +105,9 @@ mod tests {
         assert_eq!(c.now(), 500);
         c.retire(10);
         assert_eq!(c.now(), 501);
+        c.warp_to(u64::MAX);
+        c.retire(1000);
+        assert_eq!(c.now(), u64::MAX, "saturates instead of overflowing");
     }
 
     #[test]
