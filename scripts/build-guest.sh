@@ -34,7 +34,7 @@ ZIGLANG_PIN="0.17.1"
 export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C
 export SOURCE_DATE_EPOCH="$EPOCH"
-export KBUILD_BUILD_TIMESTAMP="@$EPOCH" KBUILD_BUILD_USER=semu KBUILD_BUILD_HOST=semu
+export KBUILD_BUILD_TIMESTAMP="@$EPOCH" KBUILD_BUILD_USER=semu KBUILD_BUILD_HOST=semu KBUILD_BUILD_VERSION=1
 
 T_START=$(date +%s)
 log() { printf '[build-guest %4ss] %s\n' "$(($(date +%s) - T_START))" "$*"; }
@@ -258,11 +258,15 @@ fetch_busybox_source() {
         echo "deb-src http://deb.debian.org/debian $codename main" >"$apt/sources.list"
     fi
     sed 's/^/    /' "$apt/sources.list"
-    local opts=(-q -o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=-
+    # The machine's update hooks (e.g. Docker's cache cleaning) must not run
+    # for this private index.
+    printf '#clear APT::Update::Post-Invoke;\n#clear APT::Update::Post-Invoke-Success;\n' >"$apt/apt.conf"
+    local opts=(-q -c "$apt/apt.conf"
+                -o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=-
                 -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
                 -o APT::Sandbox::User=root)
     [ "$(id -u)" = 0 ] || opts+=(-o Debug::NoLocking=1)
-    run_logged "$WORK/logs/busybox-src.log" apt-get "${opts[@]}" update
+    run_logged "$WORK/logs/busybox-src-update.log" apt-get "${opts[@]}" update
     rm -rf "$dst.tmp" && mkdir -p "$dst.tmp"
     (cd "$dst.tmp" && run_logged "$WORK/logs/busybox-src.log" apt-get "${opts[@]}" source --download-only busybox)
     local dsc
@@ -343,7 +347,9 @@ build_busybox() { # outdir
     # clang (zig cc) assumes a `*const` global never changes, even across the asm barrier that
     # busybox 1.35's ASSIGN_CONST_PTR uses, and keeps using the NULL it read before the
     # assignment: wget segfaulted at 0x60. Declare the "const" globals pointers writable.
-    grep -rlE '\*const [a-z_]*ptr_to_' "$bsrc" --include='*.[ch]' --exclude-dir=.pc |
+    # (Idempotent: on an already patched tree grep finds nothing and exits 1,
+    # which must not end the script under pipefail.)
+    { grep -rlE '\*const [a-z_]*ptr_to_' "$bsrc" --include='*.[ch]' --exclude-dir=.pc || true; } |
         xargs -r sed -i -E 's/\*const ([a-z_]*ptr_to_)/*\1/g'
     mkdir -p "$bobj"
     log "busybox: configuring (defconfig + scripts/guest/busybox.config)"
