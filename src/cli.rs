@@ -101,6 +101,12 @@ pub struct RunArgs {
     /// Print statistics at exit.
     #[arg(long)]
     pub stats: bool,
+    /// Serve the GDB remote protocol on this address (e.g. 127.0.0.1:1234; port 0 picks one).
+    #[arg(long, value_name = "ADDR")]
+    pub gdb: Option<String>,
+    /// With --gdb: hold every hart before its first instruction until a debugger continues.
+    #[arg(long, requires = "gdb")]
+    pub wait_gdb: bool,
 }
 
 /// Runs the command line; returns the process exit status.

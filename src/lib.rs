@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod cpu;
 pub mod fdt;
+pub mod gdb;
 pub mod loader;
 pub mod machine;
 mod plugins;

@@ -77,6 +77,39 @@ pub fn run(harts: &mut [Hart], sys: &mut System, opts: &RunOptions) -> RunExit {
 
 /// [`run`], counting into `stats`.
 pub fn run_with_stats(harts: &mut [Hart], sys: &mut System, opts: &RunOptions, stats: &mut Stats) -> RunExit {
+    run_debug(harts, sys, opts, stats, None)
+}
+
+/// A debugger in the machine loop (the GDB stub, [`crate::gdb`]). Without one the loop is
+/// unchanged; with one it is asked before every round of slices, and runs the harts' slices
+/// itself while it needs to see every instruction (breakpoints, watchpoints, stepping).
+pub(crate) trait DebugHook {
+    /// Before every round: may hold the machine stopped while the debugger looks at it.
+    /// `Some(exit)` ends the run.
+    fn poll(&mut self, harts: &mut [Hart], sys: &mut System, sh: &mut Shared) -> Option<RunExit>;
+    /// Whether hart slices go through [`run_slice`](Self::run_slice) rather than
+    /// [`Hart::run_slice`].
+    fn stepping(&self) -> bool;
+    /// Runs hart `i` as [`Hart::run_slice`] does, one instruction at a time.
+    fn run_slice(
+        &mut self,
+        harts: &mut [Hart],
+        i: usize,
+        sys: &mut System,
+        sh: &mut Shared,
+        budget: u64,
+        trace: bool,
+    ) -> (u64, SliceExit);
+}
+
+/// [`run_with_stats`] with a debugger.
+pub(crate) fn run_debug(
+    harts: &mut [Hart],
+    sys: &mut System,
+    opts: &RunOptions,
+    stats: &mut Stats,
+    debug: Option<&mut dyn DebugHook>,
+) -> RunExit {
     let mut sh = Shared::new(&mut sys.ram);
     let linux = opts.mode == BootMode::Linux;
     for h in harts.iter_mut() {
@@ -84,15 +117,25 @@ pub fn run_with_stats(harts: &mut [Hart], sys: &mut System, opts: &RunOptions, s
             h.firmware_setup();
         }
     }
-    let exit = machine_loop(harts, sys, opts, stats, &mut sh);
+    let exit = machine_loop(harts, sys, opts, stats, &mut sh, debug);
     stats.decoded_pages = sh.decoded_pages();
     exit
 }
 
-fn machine_loop(harts: &mut [Hart], sys: &mut System, opts: &RunOptions, st: &mut Stats, sh: &mut Shared) -> RunExit {
+fn machine_loop(
+    harts: &mut [Hart],
+    sys: &mut System,
+    opts: &RunOptions,
+    st: &mut Stats,
+    sh: &mut Shared,
+    mut debug: Option<&mut dyn DebugHook>,
+) -> RunExit {
     let mut executed = 0u64;
     let mut idle_rounds = 0u32;
     loop {
+        if let Some(exit) = debug.as_deref_mut().and_then(|d| d.poll(harts, sys, sh)) {
+            return exit;
+        }
         let mut retired = 0;
         for i in 0..harts.len() {
             let lines = sys.hart_lines.get(harts[i].id());
@@ -107,7 +150,10 @@ fn machine_loop(harts: &mut [Hart], sys: &mut System, opts: &RunOptions, st: &mu
                 None => SLICE,
             };
             let before = h.instret();
-            let (n, exit) = h.run_slice(sys, sh, budget, opts.trace);
+            let (n, exit) = match debug.as_deref_mut() {
+                Some(d) if d.stepping() => d.run_slice(harts, i, sys, sh, budget, opts.trace),
+                _ => h.run_slice(sys, sh, budget, opts.trace),
+            };
             retired += harts[i].instret().wrapping_sub(before);
             executed += n.max(1);
             st.slices += 1;

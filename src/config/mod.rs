@@ -184,7 +184,8 @@ pub struct Boot {
     pub initrd: Option<Spanned<PathBuf>>,
     /// Extra kernel arguments, after the ones the machine implies.
     #[serde(default)]
-    pub append: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub append: Option<Spanned<String>>,
     /// The disk device holding the root file system (`root=/dev/vdX rw rootwait` follows from it).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -248,22 +249,31 @@ pub const COMMON_KEYS: &[&str] = &["name", "kind", "base", "irq", "irq-parent"];
 
 /// A machine file's text parsed into [`MachineFile`], with errors naming file and line.
 pub fn parse(file: &semu_api::SourceFile) -> Result<MachineFile, semu_api::ConfigError> {
-    let doc = toml::de::DeTable::parse(&file.text).map_err(|e| file.error(e.span(), e.message().trim()))?;
-    MachineFile::deserialize(toml::de::Deserializer::from(doc)).map_err(|e| {
+    let doc = toml::de::DeTable::parse(&file.text).map_err(|e| {
         let mut err = file.error(e.span(), e.message().trim());
         err.field = field_of(&file.text, e.span());
+        err
+    })?;
+    MachineFile::deserialize(toml::de::Deserializer::from(doc)).map_err(|e| {
+        let message = e.message().trim();
+        let mut err = file.error(e.span(), message);
+        err.field = semu_api::missing_field(message).or_else(|| field_of(&file.text, e.span()));
         err
     })
 }
 
-/// The key on the line of `span`, if that line is `key = value`.
+/// The key on the line of `span`: `key` of a `key = value` line, or the name of a `[table]`.
 fn field_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> {
     let at = span?.start.min(text.len());
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let line = text[start..].lines().next()?;
+    let start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?.trim();
+    if let Some(table) = line.strip_prefix('[') {
+        let name = table.trim_start_matches('[').split(']').next().unwrap_or("").trim();
+        return (!name.is_empty()).then(|| name.to_string());
+    }
     let (key, _) = line.split_once('=')?;
     let key = key.trim();
-    (!key.is_empty() && !key.starts_with('[')).then(|| key.to_string())
+    (!key.is_empty()).then(|| key.to_string())
 }
 
 /// Reads, parses and validates the machine file at `path`, with command-line overrides.

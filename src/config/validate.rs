@@ -121,7 +121,7 @@ pub fn validate(file: &Arc<SourceFile>, mut m: MachineFile, ov: &Overrides) -> R
         m.boot.initrd = Some(cli(i));
     }
     if let Some(a) = &ov.append {
-        m.boot.append = Some(a.clone());
+        m.boot.append = Some(Spanned::new(0..0, a.clone()));
     }
     if let Some(h) = ov.harts {
         m.cpu.harts = Spanned::new(0..0, h);
@@ -139,6 +139,13 @@ pub fn validate(file: &Arc<SourceFile>, mut m: MachineFile, ov: &Overrides) -> R
     let timebase_frequency = *m.cpu.timebase_frequency.get_ref();
     if timebase_frequency == 0 {
         return Err(cx.err(&m.cpu.timebase_frequency, "cpu.timebase-frequency", "must not be 0"));
+    }
+    if timebase_frequency > u64::from(u32::MAX) {
+        return Err(cx.err(
+            &m.cpu.timebase_frequency,
+            "cpu.timebase-frequency",
+            format!("{timebase_frequency} Hz: the device tree holds at most {} Hz (32 bits)", u32::MAX),
+        ));
     }
     let granule = *m.cpu.amo.reservation_granule.get_ref();
     if !granule.is_power_of_two() || !(4..=4096).contains(&granule) {
@@ -181,7 +188,7 @@ pub fn validate(file: &Arc<SourceFile>, mut m: MachineFile, ov: &Overrides) -> R
     }
 
     let name = file.path.file_stem().map_or_else(|| "machine".to_string(), |s| s.to_string_lossy().into_owned());
-    Ok(Validated {
+    let v = Validated {
         file: file.clone(),
         name,
         ram_base,
@@ -194,7 +201,39 @@ pub fn validate(file: &Arc<SourceFile>, mut m: MachineFile, ov: &Overrides) -> R
         misaligned_amo: m.cpu.amo.misaligned,
         boot,
         devices,
-    })
+    };
+    // The device tree is a function of all of the above; it must build and fit its space.
+    match crate::fdt::build(&v) {
+        Ok(blob) if blob.len() as u64 <= loader::DTB_RESERVE => Ok(v),
+        Ok(blob) => Err(file
+            .error(
+                None,
+                format!(
+                "the device tree would be {} bytes, more than the {} KiB reserved for it: use fewer harts or devices",
+                blob.len(),
+                loader::DTB_RESERVE >> 10
+            ),
+            )
+            .field("device")),
+        Err(e) => Err(file.error(None, format!("cannot build the device tree: {e}"))),
+    }
+}
+
+/// Linux 6.1 on RISC-V keeps at most this many bytes of command line (`COMMAND_LINE_SIZE` is
+/// 512, with the terminating NUL).
+pub const MAX_BOOTARGS: usize = 511;
+
+/// The span of the `[name]` table header, for errors about a table as a whole.
+fn table_span(file: &SourceFile, name: &str) -> Option<Range<usize>> {
+    let mut at = 0;
+    for line in file.text.split_inclusive('\n') {
+        let t = line.trim();
+        if t.strip_prefix('[').and_then(|r| r.strip_suffix(']')).is_some_and(|n| n.trim() == name) {
+            return Some(at..at + line.len());
+        }
+        at += line.len();
+    }
+    None
 }
 
 /// Default lowest address of automatic placement.
@@ -479,7 +518,10 @@ fn plan_boot(
         let Some(t) = target else {
             return Err(cx
                 .file
-                .error(None, "--disk: the machine has no root disk (set boot.root) to put the image in")
+                .error(
+                    table_span(cx.file, "boot"),
+                    "--disk: the machine has no root disk (set boot.root) to put the image in",
+                )
                 .field("boot.root"));
         };
         let (_, option) = devices[t].kind.block.unwrap_or(("", "image"));
@@ -521,15 +563,34 @@ fn plan_boot(
         let prefix = devices[i].kind.block.map_or("vd", |b| b.0);
         let n = nth(i, &|d| d.kind.block.map(|b| b.0) == Some(prefix));
         if n >= 26 {
-            return Err(cx.file.error(None, "more than 26 disks before the root disk").field("boot.root"));
+            let msg = "more than 26 disks before the root disk";
+            return Err(match &b.root {
+                Some(r) => cx.err(r, "boot.root", msg),
+                None => cx.file.error(None, msg).field("boot.root"),
+            });
         }
         args.push(format!("root=/dev/{prefix}{} rw rootwait", (b'a' + n as u8) as char));
     }
-    let append = b.append.clone().unwrap_or_default();
-    if !append.trim().is_empty() {
-        args.push(append.trim().to_string());
+    if let Some(a) = &b.append {
+        if a.get_ref().contains('\0') {
+            return Err(cx.err(a, "boot.append", "the kernel command line cannot contain a NUL character"));
+        }
+        if !a.get_ref().trim().is_empty() {
+            args.push(a.get_ref().trim().to_string());
+        }
     }
     let bootargs = args.join(" ");
+    if b.mode == BootModeKind::Linux && bootargs.len() > MAX_BOOTARGS {
+        let msg = format!(
+            "the kernel command line \"{}...\" is {} bytes; Linux keeps at most {MAX_BOOTARGS}",
+            bootargs.chars().take(40).collect::<String>(),
+            bootargs.len()
+        );
+        return Err(match &b.append {
+            Some(a) => cx.err(a, "boot.append", msg),
+            None => cx.file.error(None, msg).field("boot.append"),
+        });
+    }
 
     let kernel_path = kernel.as_ref().map(|(_, p)| p.clone());
     let initrd_path = initrd.as_ref().map(|(_, p)| p.clone());
@@ -539,7 +600,10 @@ fn plan_boot(
             if root.is_none() && initrd.is_none() && !bootargs.split_whitespace().any(|a| a.starts_with("root=")) {
                 return Err(cx
                     .file
-                    .error(None, "nothing to boot from: set boot.root to a disk device, or give boot.initrd")
+                    .error(
+                        table_span(cx.file, "boot"),
+                        "nothing to boot from: set boot.root to a disk device, or give boot.initrd",
+                    )
                     .field("boot.root"));
             }
             let ksize = match &kernel {

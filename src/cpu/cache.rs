@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use semu_api::GuestRam;
 
-use super::decode::Insn;
 use super::mmu::PAGE;
+use super::op::Op;
 
 /// Watch bit: the page has decoded instructions in the cache.
 pub(crate) const WATCH_CODE: u8 = 1;
@@ -19,6 +19,8 @@ pub(crate) const WATCH_CODE: u8 = 1;
 pub(crate) const WATCH_RESV: u8 = 2;
 
 const INSNS_PER_PAGE: usize = PAGE / 4;
+/// Slots per decoded page: its instructions and a [`Op::PAGE_END`] sentinel.
+pub(crate) const BLOCK_SLOTS: usize = INSNS_PER_PAGE + 1;
 /// At most this many decoded pages (8 KiB each) are kept; beyond that the cache starts over.
 const MAX_BLOCKS: usize = 4096;
 const NO_BLOCK: u32 = u32::MAX;
@@ -30,8 +32,11 @@ pub struct Shared {
     /// Changes whenever decode-cache block numbers are reassigned; harts then flush their TLBs.
     pub(crate) epoch: u64,
     page_block: Vec<u32>,
-    /// Decoded instructions: block `b` is `code[b * INSNS_PER_PAGE..][..INSNS_PER_PAGE]`.
-    code: Vec<Insn>,
+    /// Decoded instructions: block `b` is `code[b * BLOCK_SLOTS..][..BLOCK_SLOTS]`, the last slot
+    /// a [`Op::PAGE_END`]. Only [`block_for`](Self::block_for) grows or shrinks it (so pointers
+    /// from [`block_ptr`](Self::block_ptr) stay valid until the next call of it), and slots are
+    /// written through raw pointers only (so such pointers stay valid across the writes).
+    code: Vec<Op>,
     block_page: Vec<usize>,
     /// Per hart index: the reserved granule as a RAM offset range, and the LR's offset.
     resv: Vec<Option<(usize, usize, usize)>>,
@@ -68,7 +73,8 @@ impl Shared {
             self.reset_code(ram);
         }
         let b = self.block_page.len();
-        self.code.resize((b + 1) * INSNS_PER_PAGE, Insn::Undecoded);
+        self.code.resize((b + 1) * BLOCK_SLOTS, Op::UNDECODED);
+        self.code[(b + 1) * BLOCK_SLOTS - 1] = Op::PAGE_END;
         self.block_page.push(page);
         self.page_block[page] = b as u32;
         b
@@ -84,19 +90,21 @@ impl Shared {
         self.epoch = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The cached instruction `idx` of `block`.
+    /// The [`BLOCK_SLOTS`] slots of `block` (a block number [`block_for`](Self::block_for)
+    /// returned since the last reset). The pointer is valid until the next call of `block_for`.
     #[inline(always)]
-    pub(crate) fn insn(&self, block: usize, idx: usize) -> Insn {
-        match self.code.get(block * INSNS_PER_PAGE + idx % INSNS_PER_PAGE) {
-            Some(&i) => i,
-            None => Insn::Undecoded,
-        }
+    pub(crate) fn block_ptr(&self, block: usize) -> *const Op {
+        assert!((block + 1) * BLOCK_SLOTS <= self.code.len());
+        // SAFETY: in bounds (checked above)
+        unsafe { self.code.as_ptr().add(block * BLOCK_SLOTS) }
     }
 
     /// Caches a decoded instruction, and watches its page for writes.
-    pub(crate) fn set_insn(&mut self, ram: &mut GuestRam, block: usize, idx: usize, insn: Insn) {
-        if let Some(slot) = self.code.get_mut(block * INSNS_PER_PAGE + idx % INSNS_PER_PAGE) {
-            *slot = insn;
+    pub(crate) fn set_insn(&mut self, ram: &mut GuestRam, block: usize, idx: usize, op: Op) {
+        let i = block * BLOCK_SLOTS + idx % INSNS_PER_PAGE;
+        if i < self.code.len() {
+            // SAFETY: in bounds; a raw write keeps `block_ptr` pointers valid
+            unsafe { self.code.as_mut_ptr().add(i).write(op) };
             let off = self.block_page[block] * PAGE;
             if ram.watched(off) & WATCH_CODE == 0 {
                 ram.watch(off, WATCH_CODE);
@@ -107,9 +115,13 @@ impl Shared {
     /// Forgets the decoded instructions of the page at RAM offset `page_off`.
     fn invalidate_code(&mut self, page_off: usize) {
         if let Some(&b) = self.page_block.get(page_off / PAGE) {
-            let start = (b as usize).saturating_mul(INSNS_PER_PAGE);
-            if let Some(block) = self.code.get_mut(start..start + INSNS_PER_PAGE) {
-                block.fill(Insn::Undecoded);
+            let start = (b as usize).saturating_mul(BLOCK_SLOTS);
+            if b != NO_BLOCK && start + BLOCK_SLOTS <= self.code.len() {
+                let p = self.code.as_mut_ptr();
+                for i in start..start + INSNS_PER_PAGE {
+                    // SAFETY: in bounds; raw writes keep `block_ptr` pointers valid
+                    unsafe { p.add(i).write(Op::UNDECODED) };
+                }
             }
         }
     }

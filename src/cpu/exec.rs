@@ -40,12 +40,12 @@ enum CsrOp {
 impl Hart {
     #[inline(always)]
     pub(crate) fn x(&self, r: u8) -> u32 {
-        self.regs[(r & 63) as usize]
+        self.regs[r as usize]
     }
 
     #[inline(always)]
     pub(crate) fn set_x(&mut self, r: u8, v: u32) {
-        self.regs[(r & 63) as usize] = v;
+        self.regs[r as usize] = v;
     }
 
     /// The word of the instruction at pc, for an illegal-instruction `tval` raised at execution

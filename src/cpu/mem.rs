@@ -37,16 +37,31 @@ impl Hart {
         sh: &mut Shared,
         va: u32,
     ) -> Result<u32, Exception> {
-        let e = self.mmu.sets[self.mmu.data_set].r[index(va)];
-        if e.tag == va & mask(N) {
-            let off = e.off + (va & 0xfff) as usize;
-            if let Some(b) = sys.ram.as_slice().get(off..off + N) {
-                let mut buf = [0u8; 4];
-                buf[..N].copy_from_slice(b);
-                return Ok(u32::from_le_bytes(buf));
-            }
+        match self.load_fast::<N>(sys, va) {
+            Some(v) => Ok(v),
+            None => self.load_slow(sys, sh, va, N),
         }
-        self.load_slow(sys, sh, va, N)
+    }
+
+    /// The TLB-hit path of [`load`](Self::load): `None` on a miss (or a misaligned access).
+    #[inline(always)]
+    pub(crate) fn load_fast<const N: usize>(&self, sys: &System, va: u32) -> Option<u32> {
+        let e = self.mmu.sets[self.mmu.data_set].r[index(va)];
+        if e.tag != va & mask(N) {
+            return None;
+        }
+        let off = e.off(va);
+        debug_assert!(off + N <= sys.ram.as_slice().len());
+        // SAFETY: a hit means the entry maps a page wholly in this RAM (the `Entry` invariant,
+        // kept by `Mmu::ram_id`), and the tag test checked that the access does not leave it.
+        unsafe {
+            let p = sys.ram.as_slice().as_ptr().add(off);
+            Some(match N {
+                1 => u32::from(*p),
+                2 => u32::from(u16::from_le_bytes(p.cast::<[u8; 2]>().read())),
+                _ => u32::from_le_bytes(p.cast::<[u8; 4]>().read()),
+            })
+        }
     }
 
     /// Stores the low `N` (1, 2 or 4) bytes of `v` at `va`.
@@ -58,17 +73,34 @@ impl Hart {
         va: u32,
         v: u32,
     ) -> Result<(), Exception> {
-        let e = self.mmu.sets[self.mmu.data_set].w[index(va)];
-        if e.tag == va & mask(N) {
-            let off = e.off + (va & 0xfff) as usize;
-            if sys.ram.watched(off) == 0 {
-                if let Some(b) = sys.ram.untracked_mut().get_mut(off..off + N) {
-                    b.copy_from_slice(&v.to_le_bytes()[..N]);
-                    return Ok(());
-                }
-            }
+        if self.store_fast::<N>(sys, va, v) {
+            return Ok(());
         }
         self.store_slow(sys, sh, va, N, v)
+    }
+
+    /// The TLB-hit path of [`store`](Self::store) for unwatched pages: false if it did nothing.
+    #[inline(always)]
+    pub(crate) fn store_fast<const N: usize>(&self, sys: &mut System, va: u32, v: u32) -> bool {
+        let e = self.mmu.sets[self.mmu.data_set].w[index(va)];
+        if e.tag != va & mask(N) {
+            return false;
+        }
+        let off = e.off(va);
+        debug_assert!(off + N <= sys.ram.as_slice().len());
+        // SAFETY: as in `load_fast`: the access lies in RAM.
+        unsafe {
+            if sys.ram.watched_unchecked(off) != 0 {
+                return false;
+            }
+            let p = sys.ram.untracked_mut().as_mut_ptr().add(off);
+            match N {
+                1 => *p = v as u8,
+                2 => p.cast::<[u8; 2]>().write((v as u16).to_le_bytes()),
+                _ => p.cast::<[u8; 4]>().write(v.to_le_bytes()),
+            }
+        }
+        true
     }
 
     /// Translates an access of `n` bytes at `va` (setting A/D only once all of it translated).
@@ -125,7 +157,7 @@ impl Hart {
     }
 
     #[cold]
-    fn load_slow(&mut self, sys: &mut System, sh: &mut Shared, va: u32, n: usize) -> Result<u32, Exception> {
+    pub(crate) fn load_slow(&mut self, sys: &mut System, sh: &mut Shared, va: u32, n: usize) -> Result<u32, Exception> {
         match self.locate(sys, sh, va, n, Access::Load)? {
             Loc::Mmio(pa) => {
                 if pa % n as u64 != 0 {
@@ -141,7 +173,14 @@ impl Hart {
     }
 
     #[cold]
-    fn store_slow(&mut self, sys: &mut System, sh: &mut Shared, va: u32, n: usize, v: u32) -> Result<(), Exception> {
+    pub(crate) fn store_slow(
+        &mut self,
+        sys: &mut System,
+        sh: &mut Shared,
+        va: u32,
+        n: usize,
+        v: u32,
+    ) -> Result<(), Exception> {
         match self.locate(sys, sh, va, n, Access::Store)? {
             Loc::Mmio(pa) => {
                 if pa % n as u64 != 0 {

@@ -28,12 +28,25 @@ const PTE_A: u32 = 1 << 6;
 const PTE_D: u32 = 1 << 7;
 
 /// A read or write TLB entry.
+///
+/// Invariant (the fast paths access RAM unchecked on a hit): an entry whose tag is not
+/// [`NO_TAG`] maps a page that lies wholly in the RAM the hart runs on
+/// ([`Mmu::ram_id`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
     /// Virtual page address, or [`NO_TAG`].
     pub tag: u32,
-    /// RAM offset of the physical page.
-    pub off: usize,
+    /// RAM offset of the physical page minus the virtual page address (wrapping): the RAM offset
+    /// of `va` is `va + addend` (RAM offsets are below 2^32).
+    pub addend: u32,
+}
+
+impl Entry {
+    /// The RAM offset of `va` (in the entry's page).
+    #[inline(always)]
+    pub fn off(self, va: u32) -> usize {
+        va.wrapping_add(self.addend) as usize
+    }
 }
 
 /// An execute TLB entry.
@@ -45,7 +58,7 @@ pub(crate) struct XEntry {
     pub block: usize,
 }
 
-const EMPTY: Entry = Entry { tag: NO_TAG, off: 0 };
+const EMPTY: Entry = Entry { tag: NO_TAG, addend: 0 };
 const XEMPTY: XEntry = XEntry { tag: NO_TAG, off: 0, block: 0 };
 
 /// The TLB of one effective privilege level.
@@ -102,7 +115,10 @@ pub(crate) fn index(va: u32) -> usize {
 /// Translation state of a hart: the TLBs and the one-entry fetch cache in front of them.
 pub(crate) struct Mmu {
     /// TLBs for effective privilege U, S and M.
-    pub sets: Box<[Tlb; 3]>,
+    pub sets: [Tlb; 3],
+    /// The RAM (backing-store address and length) the entries point into: running on other RAM
+    /// flushes them.
+    pub ram_id: (usize, usize),
     /// Set used by loads and stores (MPRV applied).
     pub data_set: usize,
     /// Set used by fetches.
@@ -118,7 +134,8 @@ impl Mmu {
         let tlb =
             || Tlb { r: [EMPTY; TLB_ENTRIES], w: [EMPTY; TLB_ENTRIES], x: [XEMPTY; TLB_ENTRIES], superpages: false };
         Self {
-            sets: Box::new([tlb(), tlb(), tlb()]),
+            sets: [tlb(), tlb(), tlb()],
+            ram_id: (0, 0),
             data_set: 2,
             fetch_set: 2,
             fetch_tag: NO_TAG,
@@ -266,10 +283,11 @@ impl Hart {
         let w = self.walk(ram, va, acc)?;
         self.commit_walk(ram, sh, &w);
         if acc != Access::Fetch {
-            if let Some(off) = ram.offset(w.pa & !0xfff, PAGE as u64) {
+            // (RAM offsets below 2^32 are what entries can hold; larger RAM is not reachable)
+            if let Some(off) = ram.offset(w.pa & !0xfff, PAGE as u64).filter(|&o| o as u64 + PAGE as u64 <= 1 << 32) {
                 let set = &mut self.mmu.sets[self.mmu.data_set];
                 set.superpages |= w.superpage;
-                let e = Entry { tag: va & !0xfff, off };
+                let e = Entry { tag: va & !0xfff, addend: (off as u32).wrapping_sub(va & !0xfff) };
                 match acc {
                     Access::Load => set.r[index(va)] = e,
                     _ => set.w[index(va)] = e,

@@ -8,11 +8,14 @@
 
 mod cache;
 mod csr;
+mod debug;
 pub mod decode;
 pub mod disasm;
 mod exec;
+mod fast;
 mod mem;
 mod mmu;
+mod op;
 pub mod trap;
 
 #[cfg(test)]
@@ -79,8 +82,9 @@ pub(crate) enum SliceExit {
 
 /// One hart: registers, CSRs, translation state and run state.
 pub struct Hart {
-    /// x0..x31, and x32 that absorbs writes to x0 (the rest is padding for unchecked indexing).
-    regs: [u32; 64],
+    /// x0..x31, and x32 that absorbs writes to x0 (the rest is padding, so any `u8` indexes it
+    /// without a check).
+    regs: [u32; 256],
     pc: u32,
     privilege: Priv,
     csr: csr::Csrs,
@@ -106,7 +110,7 @@ impl Hart {
     /// A hart in its reset state: M-mode, pc 0, registers and CSRs zero, started.
     pub fn new(id: usize, cfg: &HartConfig) -> Self {
         let mut h = Self {
-            regs: [0; 64],
+            regs: [0; 256],
             pc: 0,
             privilege: Priv::M,
             csr: csr::Csrs::default(),
@@ -264,37 +268,62 @@ impl Hart {
         r
     }
 
-    #[inline(always)]
-    fn fetch(&mut self, sys: &mut System, sh: &mut Shared) -> Result<Insn, Exception> {
+    /// [`run_slice`](Self::run_slice) through the reference loop (for tests comparing the two).
+    #[cfg(test)]
+    pub(crate) fn run_slice_reference(&mut self, sys: &mut System, sh: &mut Shared, budget: u64) -> (u64, SliceExit) {
+        if self.epoch != sh.epoch {
+            self.flush_all();
+            self.epoch = sh.epoch;
+        }
+        if let Some(exit) = self.check_interrupts(sys, sh) {
+            return (0, exit);
+        }
+        let r = self.step_loop::<false>(sys, sh, budget);
+        self.sync_clock(&sys.clock);
+        r
+    }
+
+    /// Runs up to `budget` instructions: the fast loop over the decode cache, or with `TRACE`
+    /// one instruction at a time, decoded afresh and printed.
+    pub(crate) fn slice_loop<const TRACE: bool>(
+        &mut self,
+        sys: &mut System,
+        sh: &mut Shared,
+        budget: u64,
+    ) -> (u64, SliceExit) {
+        let ram_id = (sys.ram.as_slice().as_ptr() as usize, sys.ram.as_slice().len());
+        if self.mmu.ram_id != ram_id {
+            // TLB entries point into RAM unchecked: never into another machine's
+            self.flush_all();
+            self.mmu.ram_id = ram_id;
+        }
+        if TRACE {
+            self.step_loop::<true>(sys, sh, budget)
+        } else {
+            self.fast_loop(sys, sh, budget)
+        }
+    }
+
+    /// Fetches and decodes the instruction at pc, without the decode cache.
+    fn fetch_decode(&mut self, sys: &mut System, sh: &mut Shared) -> Result<(Insn, u32), Exception> {
         let pc = self.pc;
         if pc & (!0xfff | 3) != self.mmu.fetch_tag {
             self.fetch_miss(&mut sys.ram, sh, pc)?;
         }
-        let idx = (pc as usize >> 2) & 1023;
-        let insn = sh.insn(self.mmu.fetch_block, idx);
-        if let Insn::Undecoded = insn {
-            return Ok(self.decode_fill(sys, sh, idx));
-        }
-        Ok(insn)
-    }
-
-    #[cold]
-    fn decode_fill(&mut self, sys: &mut System, sh: &mut Shared, idx: usize) -> Insn {
-        let off = self.mmu.fetch_off + idx * 4;
+        let off = self.mmu.fetch_off + (pc & 0xfff) as usize;
         let word = sys.ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let insn = decode(word);
-        sh.set_insn(&mut sys.ram, self.mmu.fetch_block, idx, insn);
-        insn
+        Ok((decode(word), word))
     }
 
-    fn slice_loop<const TRACE: bool>(&mut self, sys: &mut System, sh: &mut Shared, budget: u64) -> (u64, SliceExit) {
+    /// The reference loop: one instruction at a time through `exec`.
+    fn step_loop<const TRACE: bool>(&mut self, sys: &mut System, sh: &mut Shared, budget: u64) -> (u64, SliceExit) {
         let mut left = budget;
         while left > 0 {
             left -= 1;
-            let r = match self.fetch(sys, sh) {
-                Ok(insn) => {
+            let r = match self.fetch_decode(sys, sh) {
+                Ok((insn, word)) => {
                     if TRACE {
-                        self.trace(sys, insn);
+                        self.trace(word, insn);
                     }
                     self.exec(insn, sys, sh)
                 }
@@ -324,9 +353,7 @@ impl Hart {
     }
 
     #[cold]
-    fn trace(&self, sys: &System, insn: Insn) {
-        let off = self.mmu.fetch_off + (self.pc & 0xfff) as usize;
-        let word = sys.ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    fn trace(&self, word: u32, insn: Insn) {
         eprintln!("{} {:08x}: {word:08x}  {insn}", self.id, self.pc);
     }
 

@@ -9,7 +9,7 @@ use crate::bus::{Bus, MapError, System};
 use crate::clock::{Clock, ClockSource};
 use crate::config::{BootModeKind, ClockKind, MisalignedKind, Validated};
 use crate::cpu::{Hart, HartConfig, MisalignedAmo, Priv};
-use crate::run::{BootMode, RunExit, RunOptions};
+use crate::run::{BootMode, DebugHook, RunExit, RunOptions};
 use crate::{fdt, loader};
 
 /// Instructions per timebase tick with the deterministic (`instret`) clock.
@@ -129,6 +129,16 @@ impl Machine {
     /// Runs until the guest powers off, the user quits, or a limit is hit; then shuts the devices
     /// down (flushing disks).
     pub fn run(&mut self, max_instructions: Option<u64>, trace: bool) -> RunExit {
+        self.run_debug(max_instructions, trace, None)
+    }
+
+    /// [`run`](Self::run) with a debugger in the loop.
+    pub(crate) fn run_debug(
+        &mut self,
+        max_instructions: Option<u64>,
+        trace: bool,
+        debug: Option<&mut dyn DebugHook>,
+    ) -> RunExit {
         let opts = RunOptions {
             mode: match self.spec.boot.mode {
                 BootModeKind::Linux => BootMode::Linux,
@@ -138,7 +148,8 @@ impl Machine {
             max_instructions,
             trace,
         };
-        let exit = crate::run::run(&mut self.harts, &mut self.sys, &opts);
+        let stats = &mut crate::run::Stats::default();
+        let exit = crate::run::run_debug(&mut self.harts, &mut self.sys, &opts, stats, debug);
         self.sys.bus.shutdown();
         exit
     }
@@ -168,13 +179,23 @@ pub fn exit_status(exit: &RunExit) -> i32 {
 pub fn run_cli(spec: Validated, args: &crate::cli::RunArgs) -> anyhow::Result<i32> {
     let console = crate::term::stdout_console();
     let mut m = Machine::build(spec, console.clone(), args.verbose)?;
+    let mut gdb = match &args.gdb {
+        Some(addr) => Some(
+            crate::gdb::GdbServer::start(addr, args.wait_gdb, console.clone())
+                .with_context(|| format!("--gdb {addr}: cannot listen"))?,
+        ),
+        None => None,
+    };
     let term = crate::term::attach_stdio(&console);
     if term.is_raw() {
         eprintln!("semu: {}\r", crate::term::ESCAPE_HELP);
     }
-    let exit = m.run(args.max_instructions, args.trace);
+    let exit = m.run_debug(args.max_instructions, args.trace, gdb.as_mut().map(|g| g.hook()));
     drop(term);
     let status = exit_status(&exit);
+    if let Some(g) = &mut gdb {
+        g.finish(status);
+    }
     match &exit {
         RunExit::Fatal(msg) => eprintln!("semu: guest stopped: {msg}"),
         RunExit::ToHost(v) if *v != 1 => eprintln!("semu: tohost reports failure: test {} ({v:#x})", v >> 1),

@@ -157,3 +157,11 @@ impl Drop for Guest {
         let _ = self.child.wait();
     }
 }
+
+impl Guest {
+    /// Kills semu with SIGKILL (no chance to flush anything) and reaps it.
+    pub fn sigkill(&mut self) -> ExitStatus {
+        self.child.kill().expect("SIGKILL semu");
+        self.child.wait().expect("reap semu")
+    }
+}

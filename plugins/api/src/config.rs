@@ -103,6 +103,12 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The field a serde "missing field `name`" message is about.
+pub fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split_once('`').map(|(name, _)| name.to_string())
+}
+
 /// The kind-specific options of one device instance: its table in the machine file minus the keys
 /// every device has (`name`, `kind`, `base`, `irq`, `irq-parent`), plus command-line overrides.
 #[derive(Clone, Debug)]
@@ -147,8 +153,8 @@ impl Params {
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
         let (table, span) = self.table()?;
         T::deserialize(Deserializer::from(Spanned::new(span, table))).map_err(|e| {
-            let field = self.field_at(e.span());
             let message = e.message().trim().to_string();
+            let field = missing_field(&message).or_else(|| self.field_at(e.span()));
             let mut err = self.file.error(e.span(), message).instance(&self.instance);
             err.field = field;
             err
@@ -247,6 +253,16 @@ mod tests {
         let f = file("[[device]]\nname = \"d\"\nkind = \"blk\"\nimage = \"r.img\"\nread-only = \"yes\"\n");
         let e = Params::new(f, Some(0), COMMON, "d").parse::<Blk>().unwrap_err();
         assert_eq!((e.line, e.field.as_deref()), (Some(5), Some("read-only")), "{e}");
+    }
+
+    #[test]
+    fn missing_field_names_the_field() {
+        let f = file("[[device]]\nname = \"d\"\nkind = \"blk\"\nread-only = true\n");
+        let e = Params::new(f, Some(0), COMMON, "d").parse::<Blk>().unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("image"), "{e}");
+        assert!(e.to_string().contains("device \"d\": field \"image\": missing field"), "{e}");
+        assert_eq!(missing_field("missing field `kind`"), Some("kind".to_string()));
+        assert_eq!(missing_field("unknown field `kind`"), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod irq;
 mod ram;
 mod registry;
 
-pub use config::{ConfigError, Params, SourceFile};
+pub use config::{missing_field, ConfigError, Params, SourceFile};
 pub use console::{Console, ConsoleInput};
 pub use device::{BusFault, DevCtx, Device, StopRequest};
 pub use irq::{HartLines, IrqLine, IrqPins, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_SSIP, MIP_STIP};

@@ -143,6 +143,18 @@ impl GuestRam {
         self.watch.get(off >> WATCH_SHIFT).copied().unwrap_or(0)
     }
 
+    /// The watch bits of the page holding backing-store offset `off`, without a bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `off` must be below [`size`](Self::size).
+    #[inline(always)]
+    pub unsafe fn watched_unchecked(&self, off: usize) -> u8 {
+        debug_assert!(off < self.mem.len());
+        // SAFETY: `watch` has an entry for every page of `mem`, and the caller keeps `off` in it
+        unsafe { *self.watch.get_unchecked(off >> WATCH_SHIFT) }
+    }
+
     /// Sets watch `bits` on the page holding offset `off`.
     pub fn watch(&mut self, off: usize, bits: u8) {
         if let Some(w) = self.watch.get_mut(off >> WATCH_SHIFT) {

@@ -228,11 +228,7 @@ impl VirtioDevice for Blk {
 
     fn notify(&mut self, index: usize, queues: &mut [Queue], ram: &mut GuestRam) -> Result<(), QueueError> {
         let Some(q) = queues.get_mut(index) else { return Ok(()) };
-        while let Some(c) = q.pop(ram)? {
-            let len = self.handle(ram, &c);
-            q.add_used(ram, c.head, len)?;
-        }
-        Ok(())
+        q.process(ram, |ram, c| self.handle(ram, c))
     }
 
     fn shutdown(&mut self) {

@@ -76,9 +76,11 @@ impl Net {
         self.dropped
     }
 
-    /// Moves waiting frames into receive buffers while both last.
+    /// Moves waiting frames into receive buffers while both last, taking at most one ring of
+    /// buffers and one channel of frames per call (the backend thread may keep sending, and a
+    /// frame written over the available ring could make more buffers available).
     fn receive(&mut self, q: &mut Queue, ram: &mut GuestRam) -> Result<(), QueueError> {
-        loop {
+        for _ in 0..usize::from(q.size) + RX_QUEUE_FRAMES {
             let Some(frame) = self.pending.take().or_else(|| self.rx.try_recv().ok()) else { return Ok(()) };
             let Some(c) = q.pop(ram)? else {
                 self.pending = Some(frame);
@@ -99,6 +101,7 @@ impl Net {
                 && c.writable.write_at(ram, HDR_LEN as u64, &frame).is_some();
             q.add_used(ram, c.head, if ok { len as u32 } else { 0 })?;
         }
+        Ok(())
     }
 
     fn transmit(&mut self, c: &Chain, ram: &GuestRam) {
@@ -137,14 +140,10 @@ impl VirtioDevice for Net {
     fn notify(&mut self, index: usize, queues: &mut [Queue], ram: &mut GuestRam) -> Result<(), QueueError> {
         match index {
             RX => self.receive(&mut queues[RX], ram),
-            TX => {
-                let q = &mut queues[TX];
-                while let Some(c) = q.pop(ram)? {
-                    self.transmit(&c, ram);
-                    q.add_used(ram, c.head, 0)?;
-                }
-                Ok(())
-            }
+            TX => queues[TX].process(ram, |ram, c| {
+                self.transmit(c, ram);
+                0
+            }),
             _ => Ok(()),
         }
     }

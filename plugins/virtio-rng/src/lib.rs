@@ -85,11 +85,7 @@ impl VirtioDevice for Rng {
 
     fn notify(&mut self, index: usize, queues: &mut [Queue], ram: &mut GuestRam) -> Result<(), QueueError> {
         let Some(q) = queues.get_mut(index) else { return Ok(()) };
-        while let Some(c) = q.pop(ram)? {
-            let n = self.fill(ram, &c);
-            q.add_used(ram, c.head, n)?;
-        }
-        Ok(())
+        q.process(ram, |ram, c| self.fill(ram, c))
     }
 }
 

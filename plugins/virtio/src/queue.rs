@@ -234,6 +234,34 @@ impl Queue {
         if !ram.contains(self.used, 6 + 8 * n) {
             return Err(QueueError::OutsideRam("used ring"));
         }
+        // The device writes the used ring: over the driver's areas its own writes would make
+        // buffers available (or rewrite descriptors) behind the driver's back.
+        let areas = [(self.desc, n * DESC_SIZE), (self.avail, 6 + 2 * n), (self.used, 6 + 8 * n)];
+        for (i, &(a, al)) in areas.iter().enumerate() {
+            for &(b, bl) in &areas[i + 1..] {
+                if a < b + bl && b < a + al {
+                    return Err(QueueError::BadSetup("the rings overlap"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes up to one queue's worth of available chains, handing each to `f`, which returns
+    /// the number of bytes written to it for [`add_used`](Self::add_used). One call never takes
+    /// more than [`size`](Self::size) chains: chains that become available while it runs (a
+    /// request whose buffer overlaps the available ring) wait for the next notification, so a
+    /// guest cannot keep the device busy forever.
+    pub fn process(
+        &mut self,
+        ram: &mut GuestRam,
+        mut f: impl FnMut(&mut GuestRam, &Chain) -> u32,
+    ) -> Result<(), QueueError> {
+        for _ in 0..self.size {
+            let Some(c) = self.pop(ram)? else { break };
+            let len = f(ram, &c);
+            self.add_used(ram, c.head, len)?;
+        }
         Ok(())
     }
 
@@ -493,6 +521,40 @@ mod tests {
         assert_eq!(q.validate(&d.ram), Err(QueueError::OutsideRam("used ring")));
         q.used = BASE + d.ram.size() - 8;
         assert!(q.validate(&d.ram).is_err());
+    }
+
+    #[test]
+    fn overlapping_rings_are_refused() {
+        let mut d = Driver::new();
+        let mut q = queue(&mut d, 8);
+        q.used = q.avail - 2 + 4 - (q.avail + 2) % 4; // 4-aligned, over the available ring
+        assert!(q.used < q.avail + 22);
+        assert_eq!(q.validate(&d.ram), Err(QueueError::BadSetup("the rings overlap")));
+        let mut q = queue(&mut d, 8);
+        q.avail = q.desc + 16;
+        assert_eq!(q.validate(&d.ram), Err(QueueError::BadSetup("the rings overlap")));
+    }
+
+    #[test]
+    fn process_takes_at_most_one_ring_per_call() {
+        // Each completion makes one more chain available, as a request whose buffer overlaps
+        // the available ring could: the device still returns after `size` chains.
+        let mut d = Driver::new();
+        let mut q = queue(&mut d, 4);
+        desc(&mut d, &q, 0, BASE + 0x100, 4, 0, 0);
+        make_available(&mut d, &q, &[0]);
+        let avail = q.avail;
+        let mut n = 0;
+        q.process(&mut d.ram, |ram, c| {
+            n += 1;
+            let idx = ram.read_u16(avail + 2).unwrap();
+            ram.write_u16(avail + 4 + 2 * u64::from(idx % 4), c.head).unwrap();
+            ram.write_u16(avail + 2, idx.wrapping_add(1)).unwrap();
+            0
+        })
+        .unwrap();
+        assert_eq!(n, 4);
+        assert!(q.has_available(&d.ram), "the rest waits for the next notification");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use semu_api::{BusFault, DevCtx, Device};
 
-use super::{Machine, RAM_BASE, ROOT};
+use super::{asm, Machine, RAM_BASE, ROOT};
 use crate::cpu::Priv;
 
 /// xorshift64*: a small deterministic PRNG.
@@ -130,4 +130,131 @@ fn random_words_never_panic() {
         m.sys.hart_lines.set(h, 0xaaa, false);
     }
     assert!(executed > 200_000, "executed {executed}");
+}
+
+/// A random instruction that is mostly an ordinary one: ALU, M, loads and stores near the
+/// registers (which mostly point into RAM), short branches and jumps (in the page or across it),
+/// and sometimes anything [`random_word`] makes.
+fn plausible_word(rng: &mut Rng) -> u32 {
+    let w = rng.next();
+    let (rd, rs1, rs2) = (w >> 7 & 31, w >> 15 & 31, w >> 20 & 31);
+    let small = |r: &mut Rng| (r.below(256) as i32 - 128) & !3;
+    match rng.below(16) {
+        0..=2 => (w & !0x7f & !(0x7f << 25)) | [0, 0x20, 1][rng.below(3) as usize] << 25 | 0x33,
+        3..=4 => (w & !0x7f) | 0x13,
+        5 => (w & !0x7f) | [0x37, 0x17][rng.below(2) as usize],
+        6..=7 => asm::i(small(rng) | rng.below(4) as i32, rs1, [0, 1, 2, 4, 5][rng.below(5) as usize], rd, 0x03),
+        8..=9 => asm::s(small(rng) | rng.below(4) as i32, rs2, rs1, rng.below(3), 0x23),
+        10..=11 => {
+            let off = if rng.below(8) == 0 { (rng.next() as i32) >> 19 } else { small(rng) };
+            asm::b(off & !1, rs2, rs1, [0, 1, 4, 5, 6, 7][rng.below(6) as usize])
+        }
+        12 => asm::jal(rd, if rng.below(4) == 0 { (rng.next() as i32 >> 11) & !1 } else { small(rng) }),
+        13 => asm::jalr(rd, rs1, small(rng)),
+        _ => random_word(rng),
+    }
+}
+
+/// Compares everything a program can see of two machines.
+fn assert_same(a: &Machine, b: &Machine, h: usize, region: u32, what: &str) {
+    let (x, y) = (&a.harts[h], &b.harts[h]);
+    assert_eq!((x.pc(), x.privilege(), x.instret()), (y.pc(), y.privilege(), y.instret()), "{what}: pc, mode, instret");
+    for r in 0..32 {
+        assert_eq!(x.reg(r), y.reg(r), "{what}: x{r}");
+    }
+    for c in [0x100, 0x104, 0x141, 0x142, 0x143, 0x180, 0x300, 0x304, 0x341, 0x342, 0x343, 0x344, 0xb00] {
+        assert_eq!(x.csr(c), y.csr(c), "{what}: csr {c:#x}");
+    }
+    let (ra, rb) = (a.sys.ram.slice(RAM_BASE, region as usize), b.sys.ram.slice(RAM_BASE, region as usize));
+    assert!(ra == rb, "{what}: RAM differs");
+}
+
+#[test]
+fn fast_loop_matches_the_reference_loop() {
+    let mut rng = Rng::new(0xd1ff_5eed_0000_0001);
+    let mut ms = [Machine::new(2), Machine::new(2)];
+    for m in &mut ms {
+        m.sys.bus.map("reg", 0x1000_0000, 0x1000, Box::new(Reg(0))).unwrap();
+    }
+    let region = 0x2_0000u32;
+    let mut executed = 0u64;
+    for round in 0..4000u32 {
+        // the same random state on both machines: draw once, apply twice
+        let mut writes = Vec::new();
+        if round % 40 == 0 {
+            for i in 0..2048u64 {
+                let e = if rng.below(2) == 0 { rng.next() } else { (0x80000 + rng.below(0x20)) << 10 | rng.below(256) };
+                writes.push((ROOT + 4 * i, e));
+            }
+            for i in 0..region / 4 {
+                if rng.below(3) == 0 {
+                    writes.push((RAM_BASE + u64::from(i) * 4, plausible_word(&mut rng)));
+                }
+            }
+        }
+        let h = rng.below(2) as usize;
+        let mode = [Priv::U, Priv::S, Priv::M][rng.below(3) as usize];
+        let in_ram = |r: &mut Rng| 0x8000_0000 + r.below(region);
+        let mut csrs = Vec::new();
+        if rng.below(4) == 0 {
+            csrs.push((0x180, rng.next() & 1 << 31 | (ROOT >> 12) as u32));
+        }
+        if rng.below(4) == 0 {
+            csrs.push((0x300, rng.next()));
+        }
+        for c in [0x302, 0x303, 0x304, 0x306, 0x106] {
+            if rng.below(8) == 0 {
+                csrs.push((c, rng.next()));
+            }
+        }
+        csrs.push((0x305, in_ram(&mut rng) & !3 | rng.below(2)));
+        csrs.push((0x105, in_ram(&mut rng) & !3 | rng.below(2)));
+        let firmware = rng.below(4) == 0;
+        let regs: Vec<u32> = (1..32)
+            .map(|_| match rng.below(4) {
+                0 => rng.next(),
+                1 => 0x1000_0000 + rng.below(8),
+                _ => in_ram(&mut rng),
+            })
+            .collect();
+        // often a few instructions before a page end, with a budget that may end right there
+        let pc = match rng.below(2) {
+            0 => (in_ram(&mut rng) | 0xfff).wrapping_sub(3 + 4 * rng.below(8)),
+            _ => in_ram(&mut rng) & !3,
+        };
+        let lines = (rng.below(16) == 0).then(|| rng.next() & 0xaaa);
+        let budget = u64::from(1 + if rng.below(2) == 0 { rng.below(10) } else { rng.below(300) });
+        let mut results = Vec::new();
+        for (k, m) in ms.iter_mut().enumerate() {
+            for &(a, v) in &writes {
+                m.sys.ram.write_u32(a, v).unwrap();
+            }
+            m.sh.drain_device_writes(&mut m.sys.ram);
+            let hart = &mut m.harts[h];
+            hart.set_privilege(mode);
+            for &(c, v) in &csrs {
+                hart.set_csr(c, v);
+            }
+            hart.firmware = firmware;
+            for (r, &v) in regs.iter().enumerate() {
+                hart.set_reg(r + 1, v);
+            }
+            hart.set_pc(pc);
+            if let Some(l) = lines {
+                m.sys.hart_lines.set(h, l, true);
+            }
+            let r = if k == 0 {
+                m.harts[h].run_slice(&mut m.sys, &mut m.sh, budget, false)
+            } else {
+                m.harts[h].run_slice_reference(&mut m.sys, &mut m.sh, budget)
+            };
+            m.sys.hart_lines.set(h, 0xaaa, false);
+            results.push(r);
+        }
+        assert_eq!(results[0], results[1], "round {round}: slice result");
+        let [a, b] = &ms;
+        assert_same(a, b, h, region, &format!("round {round}"));
+        executed += results[0].0;
+    }
+    assert!(executed > 100_000, "executed {executed}");
 }

@@ -1,0 +1,165 @@
+//! Disk data integrity, end to end with Linux: a write the guest has flushed is on the host file
+//! even when semu dies by SIGKILL right after; a read-only disk's image never changes, whatever
+//! the guest tries; an image in use by a running semu is refused by a second one.
+
+mod guest;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use guest::{images, DiskCopy, Guest};
+
+const BOOT: Duration = Duration::from_secs(180);
+const CMD: Duration = Duration::from_secs(120);
+
+/// The line the guest writes to the raw data disk, over and over.
+const LINE: &str = "semu-integrity-pattern-0123456789abcdef\n";
+/// Bytes of pattern written.
+const PATTERN_LEN: usize = 1 << 20;
+/// Size of the data disk.
+const DATA_LEN: usize = 2 << 20;
+
+fn pattern() -> Vec<u8> {
+    LINE.bytes().cycle().take(PATTERN_LEN).collect()
+}
+
+/// A temporary directory with a machine file `m.toml`: a UART, a PLIC, an ACLINT, the root disk
+/// `disk0` (vda) and a data disk `disk1` (vdb) on `data.img`.
+struct Setup {
+    dir: PathBuf,
+    root: DiskCopy,
+}
+
+impl Setup {
+    fn new(tag: &str, data: &[u8], data_read_only: bool) -> Self {
+        let dir = std::env::temp_dir().join(format!("semu-integrity-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = DiskCopy::new(&format!("integrity-{tag}"));
+        std::fs::write(dir.join("data.img"), data).unwrap();
+        let machine = format!(
+            "[memory]\nbase = 0x0\nsize = \"256MiB\"\n\n[boot]\nkernel = \"{}\"\nroot = \"disk0\"\n\n\
+             [[device]]\nname = \"uart0\"\nkind = \"uart8250\"\n\n[[device]]\nname = \"plic0\"\nkind = \"plic\"\n\n\
+             [[device]]\nname = \"aclint0\"\nkind = \"aclint\"\n\n\
+             [[device]]\nname = \"disk0\"\nkind = \"virtio-blk\"\nimage = \"{}\"\n\n\
+             [[device]]\nname = \"disk1\"\nkind = \"virtio-blk\"\nimage = \"data.img\"\nread-only = {data_read_only}\n",
+            images().join("Image").display(),
+            root.0.display(),
+        );
+        std::fs::write(dir.join("m.toml"), machine).unwrap();
+        Self { dir, root }
+    }
+
+    fn machine(&self) -> String {
+        self.dir.join("m.toml").display().to_string()
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data.img")
+    }
+
+    fn boot(&self) -> Guest {
+        let mut g = Guest::start(&[&self.machine()], false);
+        g.wait_for("semu-init: ready", BOOT);
+        g.wait_for("# ", BOOT);
+        g
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The contents of `name` in the ext4 image `img`, after replaying its journal as a reboot would
+/// (on a copy: the image itself is left as semu left it).
+fn ext4_file(img: &Path, name: &str) -> String {
+    let copy = img.with_extension("fsck");
+    std::fs::copy(img, &copy).unwrap();
+    let fsck = Command::new("e2fsck").args(["-f", "-y"]).arg(&copy).output().expect("e2fsck (e2fsprogs)");
+    // 0: clean, 1: errors corrected (a replayed journal counts)
+    assert!(matches!(fsck.status.code(), Some(0 | 1)), "e2fsck: {}", String::from_utf8_lossy(&fsck.stdout));
+    let out = Command::new("debugfs").args(["-R", &format!("cat {name}")]).arg(&copy).output().expect("debugfs");
+    let _ = std::fs::remove_file(&copy);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn synced_writes_survive_sigkill() {
+    let s = Setup::new("sigkill", &vec![0; DATA_LEN], false);
+    let mut g = s.boot();
+    // A file on the root file system, and 1 MiB of pattern on the raw data disk, then sync.
+    g.ok("echo written-before-sigkill > /integrity.txt", CMD);
+    let cmd = format!(
+        "yes '{}' | head -c {PATTERN_LEN} | dd of=/dev/vdb bs=65536 conv=fsync 2>/dev/null && sync && echo SYNC''ED",
+        LINE.trim_end()
+    );
+    g.send(&format!("{cmd}\n"));
+    g.wait_for("SYNCED", CMD);
+    let st = g.sigkill();
+    assert_eq!(st.signal(), Some(9), "semu was killed, not exited: {st:?}");
+
+    let data = std::fs::read(s.data()).unwrap();
+    assert_eq!(data.len(), DATA_LEN);
+    let want = pattern();
+    let got = &data[..PATTERN_LEN];
+    if got != want.as_slice() {
+        let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap();
+        panic!("data disk differs from the pattern at byte {at} of {PATTERN_LEN}");
+    }
+    assert!(data[PATTERN_LEN..].iter().all(|&b| b == 0), "nothing written past the pattern");
+    assert_eq!(ext4_file(&s.root.0, "/integrity.txt").trim(), "written-before-sigkill");
+}
+
+#[test]
+fn read_only_disk_is_never_modified() {
+    // The read-only disk holds an ext4 file system (a copy of the root image), so the guest can
+    // try both a mount and raw writes.
+    let image = std::fs::read(images().join("rootfs.ext4")).unwrap();
+    let s = Setup::new("ro", &image, true);
+    let before = std::fs::read(s.data()).unwrap();
+    let mut g = s.boot();
+    let ro = g.ok("cat /sys/block/vdb/ro", CMD);
+    assert_eq!(ro.trim(), "1", "Linux sees the disk read-only");
+    let (out, st) = g.run("dd if=/dev/zero of=/dev/vdb bs=4096 count=16 conv=fsync", CMD);
+    assert_ne!(st, 0, "a raw write to the read-only disk fails: {out}");
+    g.run("blockdev --setrw /dev/vdb; dd if=/dev/zero of=/dev/vdb bs=4096 count=16 conv=fsync", CMD);
+    g.ok("mkdir -p /mnt && mount /dev/vdb /mnt 2>&1; grep vdb /proc/mounts", CMD);
+    let (out, st) = g.run("touch /mnt/new-file", CMD);
+    assert_ne!(st, 0, "a file system on a read-only disk takes no writes: {out}");
+    g.ok("umount /mnt; sync", CMD);
+    g.send("poweroff\n");
+    assert_eq!(g.wait_exit(BOOT).code(), Some(0), "{}", g.out);
+    assert!(std::fs::read(s.data()).unwrap() == before, "the read-only image changed");
+}
+
+#[test]
+fn an_image_in_use_is_refused() {
+    let s = Setup::new("lock", &vec![0; DATA_LEN], false);
+    let mut first = Guest::start(&[&s.machine(), "--max-instructions", "4000000000"], false);
+    // The images are locked once the machine is built, before the guest runs: wait for the
+    // kernel's first words.
+    first.wait_for("Linux version", BOOT);
+    for args in [vec![s.machine()], vec![s.machine(), "--disk".into(), s.root.0.display().to_string()]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_semu"))
+            .arg("run")
+            .args(&args)
+            .args(["--max-instructions", "1000"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "the second semu fails: {err}");
+        assert!(err.contains("in use by another process"), "{err}");
+    }
+    drop(first); // SIGKILL: the kernel releases the locks with the process
+    let out = Command::new(env!("CARGO_BIN_EXE_semu"))
+        .args(["run", &s.machine(), "--max-instructions", "1000"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124), "the images are free again: {}", String::from_utf8_lossy(&out.stderr));
+}
