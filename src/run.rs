@@ -68,6 +68,8 @@ pub struct Stats {
     pub idle_sleeps: u64,
     /// Pages in the decoded-instruction cache at the end.
     pub decoded_pages: usize,
+    /// Host time spent asleep because every hart waited.
+    pub idle_time: std::time::Duration,
 }
 
 /// Runs the machine until it stops.
@@ -213,11 +215,13 @@ fn machine_loop(
         // deadlines centuries away (a guest "disabling" its timer) count as none, so the instret
         // clock is never warped towards overflow
         let deadline = timers.chain(sys.bus.next_deadline()).filter(|&d| d > now && d - now < FAR).min();
+        let slept = std::time::Instant::now();
         match (sys.clock.source(), deadline) {
             (ClockSource::Instret { .. }, Some(d)) => sys.clock.warp_to(d),
             (ClockSource::Host, Some(d)) => sys.console.wait(sys.clock.until(d).min(MAX_SLEEP)),
             (_, None) => sys.console.wait(MAX_SLEEP),
         }
+        st.idle_time += slept.elapsed();
     }
 }
 

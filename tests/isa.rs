@@ -127,7 +127,7 @@ struct Outcome {
     timed_out: bool,
 }
 
-fn run_semu(elf: &Path) -> Outcome {
+fn run_semu(elf: &Path, extra: &[&str]) -> Outcome {
     let machine = manifest_dir().join("machines/bare-metal.toml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_semu"))
         .arg("run")
@@ -136,6 +136,7 @@ fn run_semu(elf: &Path) -> Outcome {
         .arg(elf)
         .arg("--max-instructions")
         .arg(MAX_INSTRUCTIONS.to_string())
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -173,7 +174,7 @@ fn run_semu(elf: &Path) -> Outcome {
 
 fn run_program(suite: &str, prog: &str) {
     let elf = build(suite, prog);
-    let outcome = run_semu(&elf);
+    let outcome = run_semu(&elf, &[]);
     if outcome.status.is_some_and(|s| s.success()) {
         return;
     }
@@ -197,6 +198,38 @@ fn run_program(suite: &str, prog: &str) {
         outcome.stderr.trim_end(),
         outcome.stdout.trim_end()
     );
+}
+
+/// The number before `what` on the `--stats` line that contains `line`.
+fn stat(stderr: &str, line: &str, what: &str) -> f64 {
+    let l = stderr.lines().find(|l| l.contains(line)).unwrap_or_else(|| panic!("no '{line}' line in:\n{stderr}"));
+    let words: Vec<&str> = l.split_whitespace().map(|w| w.trim_matches(|c| c == '(' || c == ',' || c == '%')).collect();
+    let at = words.iter().position(|w| *w == what).unwrap_or_else(|| panic!("no '{what}' in '{l}'"));
+    words[at - 1].parse().unwrap_or_else(|_| panic!("no number before '{what}' in '{l}'"))
+}
+
+/// `--stats` on a program that turns on Sv32 and touches pages: instructions, MIPS, and hit rates
+/// that agree with their own counts.
+#[test]
+fn stats_report_instructions_mips_and_hit_rates() {
+    let elf = build("own", "sv32");
+    let out = run_semu(&elf, &["--stats"]);
+    assert!(out.status.is_some_and(|s| s.success()), "sv32 failed:\n{}", out.stderr);
+    let retired = stat(&out.stderr, "retired", "instructions");
+    assert!(retired > 100.0, "{}", out.stderr);
+    assert!(stat(&out.stderr, "retired", "MIPS") > 0.0, "{}", out.stderr);
+    for line in ["data TLB", "fetch TLB", "decode cache"] {
+        let l = out.stderr.lines().find(|l| l.contains(line)).expect(line);
+        let rate: f64 =
+            l.split("rate ").nth(1).and_then(|r| r.split('%').next()).and_then(|r| r.parse().ok()).expect(l);
+        assert!((0.0..=100.0).contains(&rate), "{l}");
+    }
+    let walks = stat(&out.stderr, "data TLB", "page");
+    let accesses = stat(&out.stderr, "data TLB", "loads/stores");
+    assert!(walks >= 1.0, "the program maps pages, so loads/stores walk the page table:\n{}", out.stderr);
+    assert!(accesses >= walks, "{}", out.stderr);
+    let decoded = stat(&out.stderr, "decode cache", "instructions");
+    assert!(decoded >= 10.0 && decoded <= retired, "{}", out.stderr);
 }
 
 /// One `#[test]` per program: `name => (suite, program)`.

@@ -69,6 +69,7 @@ impl Hart {
                     continue;
                 }
             }
+            self.counters.fetch_lookups += 1;
             let ev = self.page_loop(sys, sh, pc, &mut left, adj);
             match ev {
                 Ev::Jump(t) => pc = t,
@@ -113,6 +114,8 @@ impl Hart {
         let mut idx = ((pc >> 2) & 1023) as usize;
         let set = self.mmu.data_set;
         let mut n = *left;
+        // loads and stores run (written back to the counters when the loop ends)
+        let mut accesses = 0u64;
         macro_rules! pc {
             () => {
                 // (idx is 1024 when the budget ends after a page's last instruction)
@@ -172,6 +175,7 @@ impl Hart {
         }
         macro_rules! load {
             ($op:expr, $n:literal, $conv:expr) => {{
+                accesses += 1;
                 let va = x!($op.rs1).wrapping_add($op.imm);
                 let e = self.mmu.sets[set].r[index(va)];
                 let v = if e.tag == va & mask($n) {
@@ -202,6 +206,7 @@ impl Hart {
         }
         macro_rules! store {
             ($op:expr, $n:literal) => {{
+                accesses += 1;
                 let va = x!($op.rs1).wrapping_add($op.imm);
                 let v = x!($op.rs2);
                 let e = self.mmu.sets[set].w[index(va)];
@@ -339,6 +344,7 @@ impl Hart {
             }
         };
         *left = n;
+        self.counters.data_accesses += accesses;
         ev
     }
 
@@ -348,6 +354,7 @@ impl Hart {
     pub(crate) fn decode_fill(&mut self, sys: &mut System, sh: &mut Shared, idx: usize) {
         let off = self.mmu.fetch_off + idx * 4;
         let word = sys.ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        self.counters.decodes += 1;
         let op = Op::compile(decode(word), word, idx);
         sh.set_insn(&mut sys.ram, self.mmu.fetch_block, idx, op);
     }

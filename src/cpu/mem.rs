@@ -115,6 +115,7 @@ impl Hart {
         }
         let va2 = (va | 0xfff).wrapping_add(1);
         let n1 = PAGE - (va as usize & (PAGE - 1));
+        self.counters.data_walks += 2;
         let w1 = self.walk(&sys.ram, va, acc)?;
         let w2 = self.walk(&sys.ram, va2, acc)?;
         let off1 = sys.ram.offset(w1.pa, n1 as u64).ok_or(acc.access_fault(va))?;

@@ -280,6 +280,11 @@ impl Hart {
         va: u32,
         acc: Access,
     ) -> Result<u64, Exception> {
+        if acc == Access::Fetch {
+            self.counters.fetch_walks += 1;
+        } else {
+            self.counters.data_walks += 1;
+        }
         let w = self.walk(ram, va, acc)?;
         self.commit_walk(ram, sh, &w);
         if acc != Access::Fetch {
@@ -309,6 +314,7 @@ impl Hart {
         let e = if e.tag == tag {
             e
         } else {
+            self.counters.fetch_walks += 1;
             let w = self.walk(ram, pc, Access::Fetch)?;
             let off = ram.offset(w.pa & !0xfff, PAGE as u64).ok_or(Exception::InstructionAccess(pc))?;
             self.commit_walk(ram, sh, &w);

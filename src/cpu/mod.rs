@@ -104,6 +104,35 @@ pub struct Hart {
     pub(crate) timecmp: u64,
     /// `instret` when the machine clock was last told about this hart's instructions.
     clock_synced: u64,
+    /// Translation and decode counters (`--stats`).
+    pub(crate) counters: Counters,
+}
+
+/// A hart's translation and decode counters, for `semu run --stats`. Counted where it is cheap:
+/// data accesses in the fast loop (a register increment), everything else on slow paths.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Loads and stores the fast loop ran (its TLB lookups).
+    pub data_accesses: u64,
+    /// Page walks for loads and stores (data TLB misses).
+    pub data_walks: u64,
+    /// Fetch translations: entries into a page's decoded code.
+    pub fetch_lookups: u64,
+    /// Page walks for fetches (fetch TLB misses).
+    pub fetch_walks: u64,
+    /// Instructions decoded into the decode cache (its misses).
+    pub decodes: u64,
+}
+
+impl Counters {
+    /// Adds `o` to these.
+    pub fn add(&mut self, o: &Counters) {
+        self.data_accesses += o.data_accesses;
+        self.data_walks += o.data_walks;
+        self.fetch_lookups += o.fetch_lookups;
+        self.fetch_walks += o.fetch_walks;
+        self.decodes += o.decodes;
+    }
 }
 
 impl Hart {
@@ -124,6 +153,7 @@ impl Hart {
             firmware: false,
             timecmp: u64::MAX,
             clock_synced: 0,
+            counters: Counters::default(),
         };
         h.mode_changed();
         h
@@ -189,6 +219,11 @@ impl Hart {
     /// Instructions retired.
     pub fn instret(&self) -> u64 {
         self.instret
+    }
+
+    /// The translation and decode counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
     }
 
     /// Whether the hart is stopped (HSM).

@@ -30,6 +30,8 @@ pub struct Machine {
     pub sys: System,
     /// The device tree blob placed in RAM.
     pub dtb: Vec<u8>,
+    /// Counters of the runs so far.
+    pub stats: crate::run::Stats,
 }
 
 impl Machine {
@@ -123,7 +125,7 @@ impl Machine {
             stop: None,
             verbose,
         };
-        Ok(Self { spec, harts, sys, dtb })
+        Ok(Self { spec, harts, sys, dtb, stats: crate::run::Stats::default() })
     }
 
     /// Runs until the guest powers off, the user quits, or a limit is hit; then shuts the devices
@@ -148,7 +150,7 @@ impl Machine {
             max_instructions,
             trace,
         };
-        let stats = &mut crate::run::Stats::default();
+        let stats = &mut self.stats;
         let exit = crate::run::run_debug(&mut self.harts, &mut self.sys, &opts, stats, debug);
         self.sys.bus.shutdown();
         exit
@@ -175,6 +177,33 @@ pub fn exit_status(exit: &RunExit) -> i32 {
     }
 }
 
+/// The `--stats` report: instructions, MIPS, and the TLB and decode-cache hit rates.
+pub fn stats_report(retired: u64, elapsed: std::time::Duration, c: &crate::cpu::Counters) -> String {
+    let secs = elapsed.as_secs_f64();
+    let mips = if secs > 0.0 { retired as f64 / secs / 1e6 } else { 0.0 };
+    let rate = |misses: u64, lookups: u64| {
+        if lookups == 0 {
+            "n/a".to_string()
+        } else {
+            format!("{:.3}%", 100.0 * (1.0 - misses.min(lookups) as f64 / lookups as f64))
+        }
+    };
+    format!(
+        "semu: {retired} instructions retired in {secs:.3} s not idle: {mips:.1} MIPS\n\
+         semu: data TLB hit rate {} ({} loads/stores, {} page walks)\n\
+         semu: fetch TLB hit rate {} ({} page entries, {} page walks)\n\
+         semu: decode cache hit rate {} ({} instructions decoded)\n",
+        rate(c.data_walks, c.data_accesses),
+        c.data_accesses,
+        c.data_walks,
+        rate(c.fetch_walks, c.fetch_lookups),
+        c.fetch_lookups,
+        c.fetch_walks,
+        rate(c.decodes, retired),
+        c.decodes,
+    )
+}
+
 /// `semu run`: attach the terminal, build, run, report.
 pub fn run_cli(spec: Validated, args: &crate::cli::RunArgs) -> anyhow::Result<i32> {
     let console = crate::term::stdout_console();
@@ -190,7 +219,9 @@ pub fn run_cli(spec: Validated, args: &crate::cli::RunArgs) -> anyhow::Result<i3
     if term.is_raw() {
         eprintln!("semu: {}\r", crate::term::ESCAPE_HELP);
     }
+    let started = std::time::Instant::now();
     let exit = m.run_debug(args.max_instructions, args.trace, gdb.as_mut().map(|g| g.hook()));
+    let elapsed = started.elapsed();
     drop(term);
     let status = exit_status(&exit);
     if let Some(g) = &mut gdb {
@@ -205,7 +236,12 @@ pub fn run_cli(spec: Validated, args: &crate::cli::RunArgs) -> anyhow::Result<i3
     }
     if args.stats {
         let retired: u64 = m.harts.iter().map(Hart::instret).sum();
-        eprintln!("semu: {retired} instructions retired");
+        let mut c = crate::cpu::Counters::default();
+        for h in &m.harts {
+            c.add(&h.counters());
+        }
+        let busy = elapsed.saturating_sub(m.stats.idle_time);
+        eprint!("{}", stats_report(retired, busy, &c));
     }
     Ok(status)
 }
