@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub max_instructions: Option<u64>,
     /// Print every instruction to stderr.
     pub trace: bool,
+    /// Compile a page to native code once it ran this many instructions; `None`: never.
+    pub jit: Option<u32>,
 }
 
 /// Why a run ended.
@@ -68,6 +70,8 @@ pub struct Stats {
     pub idle_sleeps: u64,
     /// Pages in the decoded-instruction cache at the end.
     pub decoded_pages: usize,
+    /// Pages compiled to native code.
+    pub compiled_pages: u64,
     /// Host time spent asleep because every hart waited.
     pub idle_time: std::time::Duration,
 }
@@ -113,6 +117,7 @@ pub(crate) fn run_debug(
     debug: Option<&mut dyn DebugHook>,
 ) -> RunExit {
     let mut sh = Shared::new(&mut sys.ram);
+    sh.set_jit(opts.jit);
     let linux = opts.mode == BootMode::Linux;
     for h in harts.iter_mut() {
         if linux {
@@ -121,6 +126,7 @@ pub(crate) fn run_debug(
     }
     let exit = machine_loop(harts, sys, opts, stats, &mut sh, debug);
     stats.decoded_pages = sh.decoded_pages();
+    stats.compiled_pages = sh.compiled_pages();
     exit
 }
 

@@ -172,9 +172,17 @@ fn run_semu(elf: &Path, extra: &[&str]) -> Outcome {
     Outcome { status, stdout, stderr, timed_out }
 }
 
+/// Runs a program twice: as semu runs by default, and with every page compiled to native code
+/// as soon as it ran once (`--jit-threshold 0`).
 fn run_program(suite: &str, prog: &str) {
     let elf = build(suite, prog);
-    let outcome = run_semu(&elf, &[]);
+    for extra in [&[][..], &["--jit-threshold", "0"][..]] {
+        run_mode(suite, prog, &elf, extra);
+    }
+}
+
+fn run_mode(suite: &str, prog: &str, elf: &Path, extra: &[&str]) {
+    let outcome = run_semu(elf, extra);
     if outcome.status.is_some_and(|s| s.success()) {
         return;
     }
@@ -192,7 +200,7 @@ fn run_program(suite: &str, prog: &str) {
         }
     };
     panic!(
-        "ISA test {suite}/{prog} failed: {verdict}\n  program: {}\n  elf:     {}\n--- semu stderr ---\n{}\n--- semu stdout ---\n{}",
+        "ISA test {suite}/{prog} failed (options {extra:?}): {verdict}\n  program: {}\n  elf:     {}\n--- semu stderr ---\n{}\n--- semu stdout ---\n{}",
         source(suite, prog).0.display(),
         elf.display(),
         outcome.stderr.trim_end(),

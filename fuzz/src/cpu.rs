@@ -200,7 +200,10 @@ pub fn run(data: &[u8]) {
         }
     }
 
-    let opts = RunOptions { mode, tohost: Some(RAM_BASE + RAM_SIZE - 8), max_instructions: Some(BUDGET), trace: false };
+    // interpreted, or compiled at once, soon, or as by default
+    let jit = [None, Some(0), Some(16), Some(semu::cpu::JIT_THRESHOLD)][usize::from(reg_seed >> 6)];
+    let opts =
+        RunOptions { mode, tohost: Some(RAM_BASE + RAM_SIZE - 8), max_instructions: Some(BUDGET), trace: false, jit };
     let _exit = run_machine(&mut hs, &mut sys, &opts);
     for h in &hs {
         assert_eq!(h.reg(0), 0, "x0 is zero");

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use semu_api::GuestRam;
 
+use super::jit::Jit;
 use super::mmu::PAGE;
 use super::op::Op;
 
@@ -41,6 +42,8 @@ pub struct Shared {
     /// Per hart index: the reserved granule as a RAM offset range, and the LR's offset.
     resv: Vec<Option<(usize, usize, usize)>>,
     max_blocks: usize,
+    /// The compiling tier: native code of hot blocks.
+    pub(crate) jit: Jit,
 }
 
 impl Shared {
@@ -55,6 +58,7 @@ impl Shared {
             block_page: Vec::new(),
             resv: Vec::new(),
             max_blocks: MAX_BLOCKS,
+            jit: Jit::new(None),
         }
     }
 
@@ -80,7 +84,26 @@ impl Shared {
         b
     }
 
+    /// Turns the compiling tier on with this threshold, or off.
+    pub fn set_jit(&mut self, threshold: Option<u32>) {
+        self.jit = Jit::new(threshold);
+    }
+
+    /// Pages compiled to native code so far.
+    pub fn compiled_pages(&self) -> u64 {
+        self.jit.compiled
+    }
+
+    /// Compiles `block` from its current slots.
+    pub(crate) fn compile(&mut self, block: usize, ext_m: bool) {
+        let start = block * BLOCK_SLOTS;
+        if let Some(ops) = self.code.get(start..start + BLOCK_SLOTS) {
+            self.jit.compile(block, ops, ext_m);
+        }
+    }
+
     fn reset_code(&mut self, ram: &mut GuestRam) {
+        self.jit.clear();
         for &page in &self.block_page {
             self.page_block[page] = NO_BLOCK;
             ram.unwatch(page * PAGE, WATCH_CODE);
@@ -105,6 +128,7 @@ impl Shared {
         if i < self.code.len() {
             // SAFETY: in bounds; a raw write keeps `block_ptr` pointers valid
             unsafe { self.code.as_mut_ptr().add(i).write(op) };
+            self.jit.drop_block(block);
             let off = self.block_page[block] * PAGE;
             if ram.watched(off) & WATCH_CODE == 0 {
                 ram.watch(off, WATCH_CODE);
@@ -117,6 +141,7 @@ impl Shared {
         if let Some(&b) = self.page_block.get(page_off / PAGE) {
             let start = (b as usize).saturating_mul(BLOCK_SLOTS);
             if b != NO_BLOCK && start + BLOCK_SLOTS <= self.code.len() {
+                self.jit.drop_block(b as usize);
                 let p = self.code.as_mut_ptr();
                 for i in start..start + INSNS_PER_PAGE {
                     // SAFETY: in bounds; raw writes keep `block_ptr` pointers valid

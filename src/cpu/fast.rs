@@ -16,6 +16,7 @@ use crate::bus::System;
 use super::cache::Shared;
 use super::decode::decode;
 use super::exec::Stop;
+use super::jit::{JitCtx, EXIT_STEP};
 use super::mmu::{index, PAGE};
 use super::op::{Op, K};
 use super::trap::{Exception, Trap};
@@ -70,7 +71,44 @@ impl Hart {
                 }
             }
             self.counters.fetch_lookups += 1;
-            let ev = self.page_loop(sys, sh, pc, &mut left, adj);
+            let block = self.mmu.fetch_block;
+            let ev = if let Some(f) = sh.jit.entry(block) {
+                let set = &self.mmu.sets[self.mmu.data_set];
+                let mut cx = JitCtx {
+                    regs: self.regs.as_mut_ptr(),
+                    ram: sys.ram.untracked_mut().as_mut_ptr(),
+                    rtlb: set.r.as_ptr(),
+                    wtlb: set.w.as_ptr(),
+                    watch: sys.ram.watch_ptr(),
+                    left,
+                    accesses: 0,
+                };
+                // SAFETY: `f` is the compiled code of the page the fetch translation holds,
+                // compiled from its current slots (any change drops it). It reads and writes
+                // only the register array, the TLB set and watch bytes (read), and RAM through
+                // TLB hits, which lie in this RAM (the TLB invariant; `slice_loop` flushed
+                // entries of other RAM); nothing else holds a reference to those meanwhile.
+                let r = unsafe { f(&mut cx, pc) };
+                self.counters.compiled_instructions += left - cx.left;
+                left = cx.left;
+                self.counters.data_accesses += cx.accesses;
+                pc = r as u32;
+                if r & EXIT_STEP == 0 || left == 0 {
+                    continue;
+                }
+                // the instruction at pc needs the interpreter: run just that one, then go back
+                let mut one = 1;
+                let ev = self.page_loop(sys, sh, pc, &mut one, adj.wrapping_sub(left).wrapping_add(1));
+                left -= 1 - one;
+                ev
+            } else {
+                let before = left;
+                let ev = self.page_loop(sys, sh, pc, &mut left, adj);
+                if sh.jit.heat(block, before - left) {
+                    sh.compile(block, self.cfg.ext_m);
+                }
+                ev
+            };
             match ev {
                 Ev::Jump(t) => pc = t,
                 Ev::Budget(p) => pc = p,

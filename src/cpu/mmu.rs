@@ -33,6 +33,7 @@ const PTE_D: u32 = 1 << 7;
 /// [`NO_TAG`] maps a page that lies wholly in the RAM the hart runs on
 /// ([`Mmu::ram_id`]).
 #[derive(Debug, Clone, Copy)]
+#[repr(C)]
 pub(crate) struct Entry {
     /// Virtual page address, or [`NO_TAG`].
     pub tag: u32,

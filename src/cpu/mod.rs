@@ -13,6 +13,7 @@ pub mod decode;
 pub mod disasm;
 mod exec;
 mod fast;
+mod jit;
 mod mem;
 mod mmu;
 mod op;
@@ -23,6 +24,7 @@ pub(crate) mod tests;
 
 pub use cache::Shared;
 pub use decode::{decode, Insn};
+pub use jit::DEFAULT_THRESHOLD as JIT_THRESHOLD;
 pub use trap::{Exception, Trap};
 
 use crate::bus::System;
@@ -122,6 +124,8 @@ pub struct Counters {
     pub fetch_walks: u64,
     /// Instructions decoded into the decode cache (its misses).
     pub decodes: u64,
+    /// Instructions run by compiled code.
+    pub compiled_instructions: u64,
 }
 
 impl Counters {
@@ -132,6 +136,7 @@ impl Counters {
         self.fetch_lookups += o.fetch_lookups;
         self.fetch_walks += o.fetch_walks;
         self.decodes += o.decodes;
+        self.compiled_instructions += o.compiled_instructions;
     }
 }
 

@@ -122,7 +122,13 @@ fn breakpoints_steps_watchpoints_and_kill_on_the_machine_thread() {
     let exit = run_debug(
         &mut harts,
         &mut sys,
-        &RunOptions { mode: BootMode::BareMetal, tohost: None, max_instructions: None, trace: false },
+        &RunOptions {
+            mode: BootMode::BareMetal,
+            tohost: None,
+            max_instructions: None,
+            trace: false,
+            jit: Some(crate::cpu::JIT_THRESHOLD),
+        },
         &mut Stats::default(),
         Some(&mut hook),
     );

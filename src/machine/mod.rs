@@ -32,6 +32,9 @@ pub struct Machine {
     pub dtb: Vec<u8>,
     /// Counters of the runs so far.
     pub stats: crate::run::Stats,
+    /// The compiling tier's threshold (instructions a page runs before it is compiled); `None`
+    /// interprets only.
+    pub jit: Option<u32>,
 }
 
 impl Machine {
@@ -125,7 +128,7 @@ impl Machine {
             stop: None,
             verbose,
         };
-        Ok(Self { spec, harts, sys, dtb, stats: crate::run::Stats::default() })
+        Ok(Self { spec, harts, sys, dtb, stats: crate::run::Stats::default(), jit: Some(crate::cpu::JIT_THRESHOLD) })
     }
 
     /// Runs until the guest powers off, the user quits, or a limit is hit; then shuts the devices
@@ -149,6 +152,7 @@ impl Machine {
             tohost: self.spec.boot.tohost,
             max_instructions,
             trace,
+            jit: self.jit,
         };
         let stats = &mut self.stats;
         let exit = crate::run::run_debug(&mut self.harts, &mut self.sys, &opts, stats, debug);
@@ -178,7 +182,12 @@ pub fn exit_status(exit: &RunExit) -> i32 {
 }
 
 /// The `--stats` report: instructions, MIPS, and the TLB and decode-cache hit rates.
-pub fn stats_report(retired: u64, elapsed: std::time::Duration, c: &crate::cpu::Counters) -> String {
+pub fn stats_report(
+    retired: u64,
+    elapsed: std::time::Duration,
+    c: &crate::cpu::Counters,
+    compiled_pages: u64,
+) -> String {
     let secs = elapsed.as_secs_f64();
     let mips = if secs > 0.0 { retired as f64 / secs / 1e6 } else { 0.0 };
     let rate = |misses: u64, lookups: u64| {
@@ -192,7 +201,8 @@ pub fn stats_report(retired: u64, elapsed: std::time::Duration, c: &crate::cpu::
         "semu: {retired} instructions retired in {secs:.3} s not idle: {mips:.1} MIPS\n\
          semu: data TLB hit rate {} ({} loads/stores, {} page walks)\n\
          semu: fetch TLB hit rate {} ({} page entries, {} page walks)\n\
-         semu: decode cache hit rate {} ({} instructions decoded)\n",
+         semu: decode cache hit rate {} ({} instructions decoded)\n\
+         semu: compiled code ran {} of the instructions ({} pages compiled)\n",
         rate(c.data_walks, c.data_accesses),
         c.data_accesses,
         c.data_walks,
@@ -201,6 +211,8 @@ pub fn stats_report(retired: u64, elapsed: std::time::Duration, c: &crate::cpu::
         c.fetch_walks,
         rate(c.decodes, retired),
         c.decodes,
+        rate(retired.saturating_sub(c.compiled_instructions), retired),
+        compiled_pages,
     )
 }
 
@@ -219,6 +231,7 @@ pub fn run_cli(spec: Validated, args: &crate::cli::RunArgs) -> anyhow::Result<i3
     if term.is_raw() {
         eprintln!("semu: {}\r", crate::term::ESCAPE_HELP);
     }
+    m.jit = if args.no_jit { None } else { Some(args.jit_threshold) };
     let started = std::time::Instant::now();
     let exit = m.run_debug(args.max_instructions, args.trace, gdb.as_mut().map(|g| g.hook()));
     let elapsed = started.elapsed();
@@ -241,7 +254,7 @@ pub fn run_cli(spec: Validated, args: &crate::cli::RunArgs) -> anyhow::Result<i3
             c.add(&h.counters());
         }
         let busy = elapsed.saturating_sub(m.stats.idle_time);
-        eprint!("{}", stats_report(retired, busy, &c));
+        eprint!("{}", stats_report(retired, busy, &c, m.stats.compiled_pages));
     }
     Ok(status)
 }

@@ -15,7 +15,13 @@ const TOHOST: u32 = 0x8008_0000;
 const RES: u32 = 0x8008_0100;
 
 fn opts(mode: BootMode) -> RunOptions {
-    RunOptions { mode, tohost: Some(u64::from(TOHOST)), max_instructions: Some(10_000_000), trace: false }
+    RunOptions {
+        mode,
+        tohost: Some(u64::from(TOHOST)),
+        max_instructions: Some(10_000_000),
+        trace: false,
+        jit: Some(crate::cpu::JIT_THRESHOLD),
+    }
 }
 
 #[test]

@@ -11,7 +11,13 @@ use crate::run::{run, BootMode, RunExit, RunOptions};
 const RES: u32 = 0x8008_0000;
 
 fn opts() -> RunOptions {
-    RunOptions { mode: BootMode::Linux, tohost: None, max_instructions: Some(1_000_000), trace: false }
+    RunOptions {
+        mode: BootMode::Linux,
+        tohost: None,
+        max_instructions: Some(1_000_000),
+        trace: false,
+        jit: Some(crate::cpu::JIT_THRESHOLD),
+    }
 }
 
 fn shutdown() -> Vec<u32> {

@@ -155,6 +155,12 @@ impl GuestRam {
         unsafe { *self.watch.get_unchecked(off >> WATCH_SHIFT) }
     }
 
+    /// The watch bytes, one per 4 KiB page of the backing store (for generated code, which reads
+    /// the byte of page `off >> 12` for an offset `off` inside RAM).
+    pub fn watch_ptr(&self) -> *const u8 {
+        self.watch.as_ptr()
+    }
+
     /// Sets watch `bits` on the page holding offset `off`.
     pub fn watch(&mut self, off: usize, bits: u8) {
         if let Some(w) = self.watch.get_mut(off >> WATCH_SHIFT) {

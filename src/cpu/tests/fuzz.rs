@@ -171,8 +171,21 @@ fn assert_same(a: &Machine, b: &Machine, h: usize, region: u32, what: &str) {
 
 #[test]
 fn fast_loop_matches_the_reference_loop() {
-    let mut rng = Rng::new(0xd1ff_5eed_0000_0001);
+    fast_matches_reference(0xd1ff_5eed_0000_0001, None);
+}
+
+/// The same with the compiling tier compiling every page as soon as it ran once (and again
+/// after every change), so compiled code runs everything it can.
+#[test]
+fn compiled_code_matches_the_reference_loop() {
+    fast_matches_reference(0xd1ff_5eed_0000_0002, Some(0));
+    fast_matches_reference(0xd1ff_5eed_0000_0003, Some(50));
+}
+
+fn fast_matches_reference(seed: u64, jit: Option<u32>) {
+    let mut rng = Rng::new(seed);
     let mut ms = [Machine::new(2), Machine::new(2)];
+    ms[0].sh.set_jit(jit);
     for m in &mut ms {
         m.sys.bus.map("reg", 0x1000_0000, 0x1000, Box::new(Reg(0))).unwrap();
     }
@@ -257,4 +270,9 @@ fn fast_loop_matches_the_reference_loop() {
         executed += results[0].0;
     }
     assert!(executed > 100_000, "executed {executed}");
+    if jit.is_some() {
+        let native = ms[0].harts.iter().map(|h| h.counters().compiled_instructions).sum::<u64>();
+        assert!(ms[0].sh.compiled_pages() > 100, "compiled {} pages", ms[0].sh.compiled_pages());
+        assert!(native > executed / 10, "compiled code ran {native} of {executed} instructions");
+    }
 }

@@ -1,0 +1,727 @@
+//! The compiling tier: a hot page of decoded [`Op`]s becomes one native function (Cranelift).
+//!
+//! The fast loop (`fast.rs`) counts the instructions it runs per decoded page; a page past
+//! [`DEFAULT_THRESHOLD`] is compiled from the ops its slots hold. The function is entered with
+//! the pc to start at, and runs ops exactly as the fast loop does, with the same budget: a
+//! branch or jump inside the page goes straight to its target, a jump elsewhere returns the
+//! target ([`EXIT_JUMP`]). Whatever the function does not do itself (an undecoded or slow op,
+//! a TLB miss, a store to a watched page, a misaligned target, the budget used up) returns
+//! [`EXIT_STEP`] with the pc of that instruction, *before* it changed anything: the fast loop then
+//! runs that one instruction its own way. So a compiled page never traps, never touches MMIO or
+//! the decode cache, and the interpreter stays the one definition of every slow path.
+//!
+//! Guest registers stay in the hart's register array; loads and stores use the same TLB entries
+//! and RAM pointer as the fast loop (the TLB invariant makes a hit an in-bounds access).
+//!
+//! The code of a page is dropped when any of its slots changes (a write to the page, a new
+//! decode) and when the decode cache starts over; all of it when it exceeds [`MAX_CODE_BYTES`].
+//! None of that can happen while compiled code runs: it calls nothing.
+
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::{
+    AbiParam, AliasRegionData, Block, BlockArg, InstBuilder, JumpTableData, MemFlagsData, Value,
+};
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+
+use super::mmu::{Entry, TLB_ENTRIES};
+use super::op::{Op, K};
+
+/// Instructions a page runs in the fast loop before it is compiled.
+pub const DEFAULT_THRESHOLD: u32 = 400_000;
+/// Compiled code kept at most (then it is all dropped and pages compile again when hot).
+const MAX_CODE_BYTES: usize = 64 << 20;
+
+/// Exit kind: continue at the returned pc (outside the page, or anywhere).
+pub(crate) const EXIT_JUMP: u64 = 0;
+/// Exit kind: run the instruction at the returned pc through the interpreter first.
+pub(crate) const EXIT_STEP: u64 = 1 << 32;
+
+/// What compiled code reads and writes; `#[repr(C)]`, its offsets are in the code.
+#[repr(C)]
+pub(crate) struct JitCtx {
+    /// The hart's register array (`x0` reads 0; `x0` destinations are never written).
+    pub regs: *mut u32,
+    /// RAM's backing store.
+    pub ram: *mut u8,
+    /// The data TLB set's read and write entries ([`TLB_ENTRIES`] each).
+    pub rtlb: *const Entry,
+    pub wtlb: *const Entry,
+    /// RAM's per-page watch bytes.
+    pub watch: *const u8,
+    /// In: the budget; out: what is left of it.
+    pub left: u64,
+    /// Out: loads and stores done.
+    pub accesses: u64,
+}
+
+const OFF_REGS: i32 = 0;
+const OFF_RAM: i32 = 8;
+const OFF_RTLB: i32 = 16;
+const OFF_WTLB: i32 = 24;
+const OFF_WATCH: i32 = 32;
+const OFF_LEFT: i32 = 40;
+const OFF_ACCESSES: i32 = 48;
+
+/// A compiled page: `fn(ctx, pc) -> kind | pc`.
+type JitFn = unsafe extern "C" fn(*mut JitCtx, u32) -> u64;
+
+/// Executable memory holding one compiled page.
+struct Code {
+    mem: *mut libc::c_void,
+    len: usize,
+}
+
+// SAFETY: the mapping is owned by this value alone and is immutable once made executable.
+unsafe impl Send for Code {}
+
+impl Code {
+    fn new(bytes: &[u8]) -> Option<Code> {
+        let len = bytes.len().div_ceil(4096).max(1) * 4096;
+        // SAFETY: a fresh private anonymous mapping, written only within its length, then made
+        // read+execute; unmapped exactly once (Drop).
+        unsafe {
+            let mem = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if mem == libc::MAP_FAILED {
+                return None;
+            }
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), mem.cast::<u8>(), bytes.len());
+            let code = Code { mem, len };
+            if libc::mprotect(mem, len, libc::PROT_READ | libc::PROT_EXEC) != 0 {
+                return None;
+            }
+            Some(code)
+        }
+    }
+
+    fn entry(&self) -> JitFn {
+        // SAFETY: the mapping starts with a function of this signature (see `Jit::compile`)
+        unsafe { std::mem::transmute::<*mut libc::c_void, JitFn>(self.mem) }
+    }
+}
+
+impl Drop for Code {
+    fn drop(&mut self) {
+        // SAFETY: mapped by `Code::new` with this length
+        unsafe { libc::munmap(self.mem, self.len) };
+    }
+}
+
+/// The compiler and the compiled pages of one machine's decode cache (per block).
+pub(crate) struct Jit {
+    isa: Option<OwnedTargetIsa>,
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+    code: Vec<Option<Code>>,
+    heat: Vec<u32>,
+    /// Blocks that failed to compile (not tried again until their slots change).
+    failed: Vec<bool>,
+    bytes: usize,
+    threshold: u32,
+    /// Pages compiled so far.
+    pub compiled: u64,
+}
+
+impl Jit {
+    /// A compiler for the host, on when `threshold` is `Some` and the host is supported.
+    pub(crate) fn new(threshold: Option<u32>) -> Jit {
+        let isa = threshold.and_then(|_| {
+            let mut flags = settings::builder();
+            flags.set("opt_level", "speed").ok()?;
+            flags.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }).ok()?;
+            let b = cranelift_native::builder().ok()?;
+            b.finish(settings::Flags::new(flags)).ok()
+        });
+        Jit {
+            isa,
+            ctx: Context::new(),
+            fctx: FunctionBuilderContext::new(),
+            code: Vec::new(),
+            heat: Vec::new(),
+            failed: Vec::new(),
+            bytes: 0,
+            threshold: threshold.unwrap_or(u32::MAX),
+            compiled: 0,
+        }
+    }
+
+    /// The compiled function of `block`, if any.
+    #[inline(always)]
+    pub(crate) fn entry(&self, block: usize) -> Option<unsafe extern "C" fn(*mut JitCtx, u32) -> u64> {
+        match self.code.get(block) {
+            Some(Some(c)) => Some(c.entry()),
+            _ => None,
+        }
+    }
+
+    /// Counts `n` instructions run in `block`; true once the block should be compiled.
+    #[inline(always)]
+    pub(crate) fn heat(&mut self, block: usize, n: u64) -> bool {
+        if self.isa.is_none() {
+            return false;
+        }
+        if block >= self.heat.len() {
+            self.heat.resize(block + 1, 0);
+            self.failed.resize(block + 1, false);
+        }
+        let h = &mut self.heat[block];
+        *h = h.saturating_add(n.min(u64::from(u32::MAX)) as u32);
+        *h >= self.threshold && !self.failed[block]
+    }
+
+    /// Forgets the compiled code of `block` (its slots changed); it compiles again once it ran
+    /// another threshold's worth of instructions.
+    #[inline]
+    pub(crate) fn drop_block(&mut self, block: usize) {
+        if let Some(c) = self.code.get_mut(block) {
+            if let Some(code) = c.take() {
+                self.bytes -= code.len;
+                self.heat[block] = 0;
+            }
+        }
+        if let Some(f) = self.failed.get_mut(block) {
+            *f = false;
+        }
+    }
+
+    /// Forgets everything (the decode cache started over).
+    pub(crate) fn clear(&mut self) {
+        self.code.clear();
+        self.heat.clear();
+        self.failed.clear();
+        self.bytes = 0;
+    }
+
+    /// Compiles `block` from its slots `ops` ([`super::cache::BLOCK_SLOTS`] of them).
+    pub(crate) fn compile(&mut self, block: usize, ops: &[Op], ext_m: bool) {
+        let Some(isa) = self.isa.clone() else { return };
+        if self.bytes > MAX_CODE_BYTES {
+            self.clear();
+        }
+        if block >= self.heat.len() {
+            self.heat.resize(block + 1, 0);
+            self.failed.resize(block + 1, false);
+        }
+        self.heat[block] = 0;
+        self.ctx.clear();
+        build(&mut self.ctx, &mut self.fctx, &isa, ops, ext_m);
+        let code = match self.ctx.compile(&*isa, &mut ControlPlane::default()) {
+            Ok(c) if c.buffer.relocs().is_empty() => Code::new(c.code_buffer()),
+            _ => None,
+        };
+        match code {
+            Some(code) => {
+                if block >= self.code.len() {
+                    self.code.resize_with(block + 1, || None);
+                }
+                self.bytes += code.len;
+                self.code[block] = Some(code);
+                self.compiled += 1;
+            }
+            None => self.failed[block] = true,
+        }
+    }
+}
+
+/// Whether the compiled code runs `op` itself.
+fn handled(op: Op, ext_m: bool) -> bool {
+    match op.k {
+        K::Undecoded | K::PageEnd | K::Slow => false,
+        K::Mul | K::Mulh | K::Mulhsu | K::Mulhu | K::Div | K::Divu | K::Rem | K::Remu => ext_m,
+        _ => true,
+    }
+}
+
+/// Emits the function of one page (see the module docs).
+fn build(ctx: &mut Context, fctx: &mut FunctionBuilderContext, isa: &OwnedTargetIsa, ops: &[Op], ext_m: bool) {
+    ctx.func.signature = {
+        let mut s = cranelift_codegen::ir::Signature::new(isa.default_call_conv());
+        s.params.push(AbiParam::new(I64));
+        s.params.push(AbiParam::new(I32));
+        s.returns.push(AbiParam::new(I64));
+        s
+    };
+    let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
+    let left = b.declare_var(I64);
+    let acc = b.declare_var(I64);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let cx = b.block_params(entry)[0];
+    let pc0 = b.block_params(entry)[1];
+    // three disjoint kinds of memory, so register values survive RAM stores in alias analysis
+    let mut region = |id: u32, what: &'static str| {
+        let r = b.func.dfg.alias_regions.insert(AliasRegionData { user_id: id, description: what.into() });
+        MemFlagsData::trusted().with_alias_region(Some(r))
+    };
+    let fctx_flags = region(1, "semu context and registers");
+    let heap_flags = region(2, "guest RAM");
+    let table_flags = region(3, "TLB and watch bytes");
+    let load_ptr = |b: &mut FunctionBuilder, off| b.ins().load(I64, fctx_flags, cx, off);
+    let regs = load_ptr(&mut b, OFF_REGS);
+    let ram = load_ptr(&mut b, OFF_RAM);
+    let rtlb = load_ptr(&mut b, OFF_RTLB);
+    let wtlb = load_ptr(&mut b, OFF_WTLB);
+    let watch = load_ptr(&mut b, OFF_WATCH);
+    let l0 = b.ins().load(I64, fctx_flags, cx, OFF_LEFT);
+    b.def_var(left, l0);
+    let zero64 = b.ins().iconst(I64, 0);
+    b.def_var(acc, zero64);
+    let page_mask = b.ins().iconst(I32, 0xffff_f000);
+    let base = b.ins().band(pc0, page_mask);
+
+    let exit = b.create_block();
+    b.append_block_param(exit, I64);
+    let dispatch = b.create_block();
+    b.append_block_param(dispatch, I32);
+    b.ins().jump(dispatch, &[BlockArg::Value(pc0)]);
+
+    let n = ops.len().min(1024);
+    let op_blocks: Vec<Option<Block>> =
+        (0..1024).map(|i| (i < n && handled(ops[i], ext_m)).then(|| b.create_block())).collect();
+    let mut step_blocks: Vec<Option<Block>> = vec![None; 1024];
+    let mut page_end: Option<Block> = None;
+
+    let e = Emit {
+        regs,
+        ram,
+        rtlb,
+        wtlb,
+        watch,
+        base,
+        exit,
+        left,
+        acc,
+        reg: fctx_flags,
+        heap: heap_flags,
+        table: table_flags,
+    };
+
+    // dispatch: pc in this page -> its op, else leave
+    b.switch_to_block(dispatch);
+    let p = b.block_params(dispatch)[0];
+    let pb = b.ins().band(p, page_mask);
+    let inpage = b.ins().icmp(IntCC::Equal, pb, base);
+    let table = b.create_block();
+    let out = b.create_block();
+    b.ins().brif(inpage, table, &[], out, &[]);
+    b.switch_to_block(out);
+    e.exit_with(&mut b, p, EXIT_JUMP);
+    b.switch_to_block(table);
+    let unhandled = b.create_block();
+    let k = b.ins().iconst(I32, 0xfff);
+    let off = b.ins().band(p, k);
+    let idx = b.ins().ushr_imm_u(off, 2);
+    let calls: Vec<_> = op_blocks.iter().map(|ob| b.func.dfg.block_call(ob.unwrap_or(unhandled), &[])).collect();
+    let def = b.func.dfg.block_call(unhandled, &[]);
+    let jt = b.create_jump_table(JumpTableData::new(def, &calls));
+    b.ins().br_table(idx, jt);
+    b.switch_to_block(unhandled);
+    e.exit_with(&mut b, p, EXIT_STEP);
+
+    for i in 0..n {
+        let Some(blk) = op_blocks[i] else { continue };
+        b.switch_to_block(blk);
+        let op = ops[i];
+        let stop = step_block(&mut b, &mut step_blocks, i);
+        let l = b.use_var(left);
+        let done = b.ins().icmp_imm_u(IntCC::Equal, l, 0);
+        let body = b.create_block();
+        b.ins().brif(done, stop, &[], body, &[]);
+        b.switch_to_block(body);
+        let pc = e.pc(&mut b, i);
+        // the block after this op
+        let next = |b: &mut FunctionBuilder, sb: &mut Vec<Option<Block>>, pe: &mut Option<Block>, j: usize| {
+            target_block(b, &op_blocks, sb, pe, j)
+        };
+        match op.k {
+            K::Lui => {
+                let v = k32(&mut b, op.imm);
+                e.finish_alu(&mut b, op.rd, v);
+                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                b.ins().jump(nb, &[]);
+            }
+            K::Auipc => {
+                let v = add32(&mut b, pc, op.imm);
+                e.finish_alu(&mut b, op.rd, v);
+                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                b.ins().jump(nb, &[]);
+            }
+            K::JalL => {
+                let link = add32(&mut b, pc, 4);
+                e.finish_alu(&mut b, op.rd, link);
+                let nb = next(&mut b, &mut step_blocks, &mut page_end, op.imm as usize);
+                b.ins().jump(nb, &[]);
+            }
+            K::Jal => {
+                let off = (4 * i as u32).wrapping_add(op.imm);
+                if off & 3 != 0 {
+                    b.ins().jump(stop, &[]);
+                } else {
+                    let link = add32(&mut b, pc, 4);
+                    e.finish_alu(&mut b, op.rd, link);
+                    let t = add32(&mut b, base, off);
+                    e.exit_with(&mut b, t, EXIT_JUMP);
+                }
+            }
+            K::Jalr => {
+                let a = e.reg(&mut b, op.rs1);
+                let t = add32(&mut b, a, op.imm);
+                let t = b.ins().band_imm_s(t, -2);
+                let mis = b.ins().band_imm_s(t, 3);
+                let ok = b.create_block();
+                b.ins().brif(mis, stop, &[], ok, &[]);
+                b.switch_to_block(ok);
+                let link = add32(&mut b, pc, 4);
+                e.finish_alu(&mut b, op.rd, link);
+                b.ins().jump(dispatch, &[BlockArg::Value(t)]);
+            }
+            K::Beq | K::Bne | K::Blt | K::Bge | K::Bltu | K::Bgeu => {
+                let c = e.cond(&mut b, op);
+                let taken = b.create_block();
+                let not = b.create_block();
+                b.ins().brif(c, taken, &[], not, &[]);
+                b.switch_to_block(taken);
+                let off = (4 * i as u32).wrapping_add(op.imm);
+                if off & 3 != 0 {
+                    b.ins().jump(stop, &[]);
+                } else {
+                    e.dec(&mut b);
+                    let t = add32(&mut b, base, off);
+                    e.exit_with(&mut b, t, EXIT_JUMP);
+                }
+                b.switch_to_block(not);
+                e.dec(&mut b);
+                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                b.ins().jump(nb, &[]);
+            }
+            K::BeqL | K::BneL | K::BltL | K::BgeL | K::BltuL | K::BgeuL => {
+                let c = e.cond(&mut b, op);
+                e.dec(&mut b);
+                let tb = next(&mut b, &mut step_blocks, &mut page_end, op.imm as usize);
+                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                b.ins().brif(c, tb, &[], nb, &[]);
+            }
+            K::Lb | K::Lh | K::Lw | K::Lbu | K::Lhu => {
+                let size = match op.k {
+                    K::Lb | K::Lbu => 1,
+                    K::Lh | K::Lhu => 2,
+                    _ => 4,
+                };
+                let host = e.translate(&mut b, op, size, false, stop);
+                let f = e.heap;
+                let v = match op.k {
+                    K::Lb => b.ins().sload8(I32, f, host, 0),
+                    K::Lbu => b.ins().uload8(I32, f, host, 0),
+                    K::Lh => b.ins().sload16(I32, f, host, 0),
+                    K::Lhu => b.ins().uload16(I32, f, host, 0),
+                    _ => b.ins().load(I32, f, host, 0),
+                };
+                e.count_access(&mut b);
+                e.finish_alu(&mut b, op.rd, v);
+                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                b.ins().jump(nb, &[]);
+            }
+            K::Sb | K::Sh | K::Sw => {
+                let size = match op.k {
+                    K::Sb => 1,
+                    K::Sh => 2,
+                    _ => 4,
+                };
+                let host = e.translate(&mut b, op, size, true, stop);
+                let v = e.reg(&mut b, op.rs2);
+                let f = e.heap;
+                match size {
+                    1 => b.ins().istore8(f, v, host, 0),
+                    2 => b.ins().istore16(f, v, host, 0),
+                    _ => b.ins().store(f, v, host, 0),
+                };
+                e.count_access(&mut b);
+                e.dec(&mut b);
+                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                b.ins().jump(nb, &[]);
+            }
+            _ => {
+                let v = e.alu(&mut b, op);
+                e.finish_alu(&mut b, op.rd, v);
+                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                b.ins().jump(nb, &[]);
+            }
+        }
+    }
+
+    fill_exits(&mut b, &e, &step_blocks, page_end);
+
+    // the shared exit: write back the budget and the access count, return kind | pc
+    b.switch_to_block(exit);
+    let code = b.block_params(exit)[0];
+    let l = b.use_var(left);
+    b.ins().store(fctx_flags, l, cx, OFF_LEFT);
+    let a = b.use_var(acc);
+    b.ins().store(fctx_flags, a, cx, OFF_ACCESSES);
+    b.ins().return_(&[code]);
+    b.seal_all_blocks();
+    b.finalize(isa.frontend_config());
+}
+
+/// The block that runs op `j` (or leaves at it, or past the page's end); created empty, filled
+/// by [`fill_exits`].
+fn target_block(
+    b: &mut FunctionBuilder,
+    op_blocks: &[Option<Block>],
+    step_blocks: &mut [Option<Block>],
+    page_end: &mut Option<Block>,
+    j: usize,
+) -> Block {
+    if j >= 1024 {
+        return *page_end.get_or_insert_with(|| b.create_block());
+    }
+    match op_blocks[j] {
+        Some(blk) => blk,
+        None => step_block(b, step_blocks, j),
+    }
+}
+
+/// The block that leaves with [`EXIT_STEP`] at op `j` (filled by [`fill_exits`]).
+fn step_block(b: &mut FunctionBuilder, step_blocks: &mut [Option<Block>], j: usize) -> Block {
+    *step_blocks[j].get_or_insert_with(|| b.create_block())
+}
+
+/// Fills the exit blocks that [`target_block`] and [`step_block`] created.
+fn fill_exits(b: &mut FunctionBuilder, e: &Emit, step_blocks: &[Option<Block>], page_end: Option<Block>) {
+    for (j, s) in step_blocks.iter().enumerate() {
+        if let Some(s) = *s {
+            b.switch_to_block(s);
+            let pc = e.pc(b, j);
+            e.exit_with(b, pc, EXIT_STEP);
+        }
+    }
+    if let Some(pe) = page_end {
+        b.switch_to_block(pe);
+        let t = add32(b, e.base, 4096);
+        e.exit_with(b, t, EXIT_JUMP);
+    }
+}
+
+fn k32(b: &mut FunctionBuilder, v: u32) -> Value {
+    b.ins().iconst(I32, i64::from(v))
+}
+
+fn add32(b: &mut FunctionBuilder, x: Value, v: u32) -> Value {
+    let k = k32(b, v);
+    b.ins().iadd(x, k)
+}
+
+/// Values every op uses.
+struct Emit {
+    regs: Value,
+    ram: Value,
+    rtlb: Value,
+    wtlb: Value,
+    watch: Value,
+    base: Value,
+    exit: Block,
+    left: Variable,
+    acc: Variable,
+    reg: MemFlagsData,
+    heap: MemFlagsData,
+    table: MemFlagsData,
+}
+
+impl Emit {
+    fn reg(&self, b: &mut FunctionBuilder, r: u8) -> Value {
+        if r == 0 {
+            k32(b, 0)
+        } else {
+            b.ins().load(I32, self.reg, self.regs, 4 * i32::from(r))
+        }
+    }
+
+    fn pc(&self, b: &mut FunctionBuilder, i: usize) -> Value {
+        add32(b, self.base, 4 * i as u32)
+    }
+
+    fn dec(&self, b: &mut FunctionBuilder) {
+        let l = b.use_var(self.left);
+        let l = b.ins().iadd_imm_s(l, -1);
+        b.def_var(self.left, l);
+    }
+
+    fn count_access(&self, b: &mut FunctionBuilder) {
+        let a = b.use_var(self.acc);
+        let a = b.ins().iadd_imm_s(a, 1);
+        b.def_var(self.acc, a);
+    }
+
+    /// Writes `rd` (not `x0` or its sink) and counts the instruction.
+    fn finish_alu(&self, b: &mut FunctionBuilder, rd: u8, v: Value) {
+        if rd != 0 && usize::from(rd) < 32 {
+            b.ins().store(self.reg, v, self.regs, 4 * i32::from(rd));
+        }
+        self.dec(b);
+    }
+
+    fn exit_with(&self, b: &mut FunctionBuilder, pc: Value, kind: u64) {
+        let pc = b.ins().uextend(I64, pc);
+        let code = if kind == 0 { pc } else { b.ins().bor_imm_u(pc, kind as i64) };
+        b.ins().jump(self.exit, &[BlockArg::Value(code)]);
+    }
+
+    fn cond(&self, b: &mut FunctionBuilder, op: Op) -> Value {
+        let x = self.reg(b, op.rs1);
+        let y = self.reg(b, op.rs2);
+        let cc = match op.k {
+            K::Beq | K::BeqL => IntCC::Equal,
+            K::Bne | K::BneL => IntCC::NotEqual,
+            K::Blt | K::BltL => IntCC::SignedLessThan,
+            K::Bge | K::BgeL => IntCC::SignedGreaterThanOrEqual,
+            K::Bltu | K::BltuL => IntCC::UnsignedLessThan,
+            _ => IntCC::UnsignedGreaterThanOrEqual,
+        };
+        b.ins().icmp(cc, x, y)
+    }
+
+    /// The host address of a `size`-byte access by `op`, on a TLB hit (and, for stores, an
+    /// unwatched page); anything else leaves through `stop`.
+    fn translate(&self, b: &mut FunctionBuilder, op: Op, size: u32, store: bool, stop: Block) -> Value {
+        let t = self.table;
+        let a = self.reg(b, op.rs1);
+        let va = add32(b, a, op.imm);
+        let ix = b.ins().ushr_imm_u(va, 12);
+        let ix = b.ins().band_imm_s(ix, (TLB_ENTRIES - 1) as i64);
+        let ix = b.ins().uextend(I64, ix);
+        let eoff = b.ins().ishl_imm_u(ix, 3);
+        let tlb = if store { self.wtlb } else { self.rtlb };
+        let ep = b.ins().iadd(tlb, eoff);
+        let tag = b.ins().load(I32, t, ep, 0);
+        let addend = b.ins().load(I32, t, ep, 4);
+        let m = k32(b, !0xfff | (size - 1));
+        let want = b.ins().band(va, m);
+        let hit = b.ins().icmp(IntCC::Equal, tag, want);
+        let ok = b.create_block();
+        b.ins().brif(hit, ok, &[], stop, &[]);
+        b.switch_to_block(ok);
+        let off = b.ins().iadd(va, addend);
+        let off = b.ins().uextend(I64, off);
+        if store {
+            let page = b.ins().ushr_imm_u(off, 12);
+            let wp = b.ins().iadd(self.watch, page);
+            let w = b.ins().uload8(I32, t, wp, 0);
+            let clean = b.create_block();
+            b.ins().brif(w, stop, &[], clean, &[]);
+            b.switch_to_block(clean);
+        }
+        b.ins().iadd(self.ram, off)
+    }
+
+    fn alu(&self, b: &mut FunctionBuilder, op: Op) -> Value {
+        let x = self.reg(b, op.rs1);
+        let imm = op.imm;
+        let ins_cmp = |b: &mut FunctionBuilder, cc, x, y| {
+            let c = b.ins().icmp(cc, x, y);
+            b.ins().uextend(I32, c)
+        };
+        match op.k {
+            K::Addi => add32(b, x, imm),
+            K::Slti => {
+                let k = k32(b, imm);
+                ins_cmp(b, IntCC::SignedLessThan, x, k)
+            }
+            K::Sltiu => {
+                let k = k32(b, imm);
+                ins_cmp(b, IntCC::UnsignedLessThan, x, k)
+            }
+            K::Xori => {
+                let k = k32(b, imm);
+                b.ins().bxor(x, k)
+            }
+            K::Ori => {
+                let k = k32(b, imm);
+                b.ins().bor(x, k)
+            }
+            K::Andi => {
+                let k = k32(b, imm);
+                b.ins().band(x, k)
+            }
+            K::Slli => b.ins().ishl_imm_u(x, i64::from(imm & 31)),
+            K::Srli => b.ins().ushr_imm_u(x, i64::from(imm & 31)),
+            K::Srai => b.ins().sshr_imm_u(x, i64::from(imm & 31)),
+            _ => {
+                let y = self.reg(b, op.rs2);
+                self.alu_rr(b, op.k, x, y)
+            }
+        }
+    }
+
+    fn alu_rr(&self, b: &mut FunctionBuilder, k: K, x: Value, y: Value) -> Value {
+        let cmp = |b: &mut FunctionBuilder, cc, x, y| {
+            let c = b.ins().icmp(cc, x, y);
+            b.ins().uextend(I32, c)
+        };
+        match k {
+            K::Add => b.ins().iadd(x, y),
+            K::Sub => b.ins().isub(x, y),
+            K::Sll => b.ins().ishl(x, y),
+            K::Slt => cmp(b, IntCC::SignedLessThan, x, y),
+            K::Sltu => cmp(b, IntCC::UnsignedLessThan, x, y),
+            K::Xor => b.ins().bxor(x, y),
+            K::Srl => b.ins().ushr(x, y),
+            K::Sra => b.ins().sshr(x, y),
+            K::Or => b.ins().bor(x, y),
+            K::And => b.ins().band(x, y),
+            K::Mul => b.ins().imul(x, y),
+            K::Mulh => b.ins().smulhi(x, y),
+            K::Mulhu => b.ins().umulhi(x, y),
+            K::Mulhsu => {
+                let a = b.ins().sextend(I64, x);
+                let c = b.ins().uextend(I64, y);
+                let p = b.ins().imul(a, c);
+                let h = b.ins().ushr_imm_u(p, 32);
+                b.ins().ireduce(I32, h)
+            }
+            _ => self.divide(b, k, x, y),
+        }
+    }
+
+    /// RISC-V division: no traps; by zero gives all ones (quotient) or the dividend
+    /// (remainder); `MIN / -1` gives `MIN` and remainder 0.
+    fn divide(&self, b: &mut FunctionBuilder, k: K, x: Value, y: Value) -> Value {
+        let zero = k32(b, 0);
+        let one = k32(b, 1);
+        let by_zero = b.ins().icmp(IntCC::Equal, y, zero);
+        let signed = matches!(k, K::Div | K::Rem);
+        let unsafe_divisor = if signed {
+            let min = k32(b, 0x8000_0000);
+            let m1 = k32(b, u32::MAX);
+            let xm = b.ins().icmp(IntCC::Equal, x, min);
+            let ym = b.ins().icmp(IntCC::Equal, y, m1);
+            let ovf = b.ins().band(xm, ym);
+            b.ins().bor(by_zero, ovf)
+        } else {
+            by_zero
+        };
+        let d = b.ins().select(unsafe_divisor, one, y);
+        let r = match k {
+            K::Div => b.ins().sdiv(x, d),
+            K::Divu => b.ins().udiv(x, d),
+            K::Rem => b.ins().srem(x, d),
+            _ => b.ins().urem(x, d),
+        };
+        let on_zero = match k {
+            K::Div | K::Divu => k32(b, u32::MAX),
+            _ => x,
+        };
+        b.ins().select(by_zero, on_zero, r)
+    }
+}
