@@ -30,23 +30,25 @@ echo "[fuzz] building ${targets[*]} (-O -a, AddressSanitizer)" >&2
 cargo fuzz build -O -a >&2
 
 mkdir -p logs
+BIN="target/$(rustc -vV | sed -n 's/^host: //p')/release"
 declare -A result
 for t in "${targets[@]}"; do
-    mkdir -p "corpus/$t"
+    mkdir -p "corpus/$t" "artifacts/$t"
     seeds=()
     [ -d "seeds/$t" ] && seeds=("seeds/$t")
     log="logs/$t.log"
     echo "[fuzz] $t: ${SECONDS_EACH}s, $JOBS job(s), log fuzz/$log" >&2
     par=()
     # (-jobs runs separate processes that log to fuzz-N.log files: only when asked for)
-    [ "$JOBS" -gt 1 ] && par=(-jobs="$JOBS" -workers="$JOBS")
+    if [ "$JOBS" -gt 1 ]; then par=(-jobs="$JOBS" -workers="$JOBS"); fi
     rc=0
-    cargo fuzz run -O -a "$t" "corpus/$t" "${seeds[@]}" -- \
+    # the binary cargo fuzz built (running it directly never rebuilds in the middle of a run)
+    "$BIN/$t" -artifact_prefix="artifacts/$t/" "corpus/$t" "${seeds[@]}" \
         -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         "${par[@]}" >"$log" 2>&1 || rc=$?
-    [ "$JOBS" -gt 1 ] && cat fuzz-*.log >>"$log" 2>/dev/null && rm -f fuzz-*.log
-    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
-    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
+    if [ "$JOBS" -gt 1 ]; then cat fuzz-*.log >>"$log" 2>/dev/null || true; rm -f fuzz-*.log; fi
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}' || true)
+    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}' || true)
     corpus=$(find "corpus/$t" -type f | wc -l)
     crashes=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
     result[$t]="$execs $rate $corpus $crashes $rc"

@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use semu_api::GuestRam;
 
+use super::decode::decode;
 use super::jit::Jit;
 use super::mmu::PAGE;
-use super::op::Op;
+use super::op::{Op, K};
 
 /// Watch bit: the page has decoded instructions in the cache.
 pub(crate) const WATCH_CODE: u8 = 1;
@@ -94,9 +95,19 @@ impl Shared {
         self.jit.compiled
     }
 
-    /// Compiles `block` from its current slots.
-    pub(crate) fn compile(&mut self, block: usize, ext_m: bool) {
+    /// Compiles `block` after decoding every slot of it that is not decoded yet (so compiled
+    /// code covers the whole page and no later decode drops it).
+    pub(crate) fn compile(&mut self, ram: &mut GuestRam, block: usize, ext_m: bool) {
         let start = block * BLOCK_SLOTS;
+        let Some(&page) = self.block_page.get(block) else { return };
+        for idx in 0..INSNS_PER_PAGE {
+            if self.code.get(start + idx).is_some_and(|op| op.k == K::Undecoded) {
+                let off = page * PAGE + idx * 4;
+                let word = ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                // (through set_insn: a raw write, and the page is watched already)
+                self.set_insn(ram, block, idx, Op::compile(decode(word), word, idx));
+            }
+        }
         if let Some(ops) = self.code.get(start..start + BLOCK_SLOTS) {
             self.jit.compile(block, ops, ext_m);
         }

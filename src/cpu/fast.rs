@@ -105,7 +105,7 @@ impl Hart {
                 let before = left;
                 let ev = self.page_loop(sys, sh, pc, &mut left, adj);
                 if sh.jit.heat(block, before - left) {
-                    sh.compile(block, self.cfg.ext_m);
+                    sh.compile(&mut sys.ram, block, self.cfg.ext_m);
                 }
                 ev
             };
