@@ -271,7 +271,7 @@ impl Queue {
 
     /// Whether the driver made chains available that the device has not taken yet.
     pub fn has_available(&self, ram: &GuestRam) -> bool {
-        self.active() && ram.read_u16(self.avail + 2).is_some_and(|i| i != self.last_avail)
+        self.active() && ram.read_u16(at(self.avail, 2)).is_some_and(|i| i != self.last_avail)
     }
 
     /// Takes the next available chain, if any. On error the queue is marked broken.
@@ -287,7 +287,7 @@ impl Queue {
     }
 
     fn pop_inner(&mut self, ram: &GuestRam) -> Result<Option<Chain>, QueueError> {
-        let avail = ram.read_u16(self.avail + 2).ok_or(QueueError::OutsideRam("available ring"))?;
+        let avail = ram.read_u16(at(self.avail, 2)).ok_or(QueueError::OutsideRam("available ring"))?;
         let pending = avail.wrapping_sub(self.last_avail);
         if pending == 0 {
             return Ok(None);
@@ -296,7 +296,7 @@ impl Queue {
             return Err(QueueError::AvailJump { avail, last: self.last_avail, size: self.size });
         }
         let slot = u64::from(self.last_avail % self.size);
-        let head = ram.read_u16(self.avail + 4 + 2 * slot).ok_or(QueueError::OutsideRam("available ring"))?;
+        let head = ram.read_u16(at(self.avail, 4 + 2 * slot)).ok_or(QueueError::OutsideRam("available ring"))?;
         let chain = self.walk(ram, head)?;
         self.last_avail = self.last_avail.wrapping_add(1);
         Ok(Some(chain))
@@ -370,12 +370,12 @@ impl Queue {
             return Ok(());
         }
         let slot = u64::from(self.next_used % self.size);
-        let elem = self.used + 4 + 8 * slot;
+        let elem = at(self.used, 4 + 8 * slot);
         let outside = QueueError::OutsideRam("used ring");
         ram.write_u32(elem, u32::from(head)).ok_or(outside.clone())?;
         ram.write_u32(elem + 4, len).ok_or(outside.clone())?;
         self.next_used = self.next_used.wrapping_add(1);
-        ram.write_u16(self.used + 2, self.next_used).ok_or(outside)?;
+        ram.write_u16(at(self.used, 2), self.next_used).ok_or(outside)?;
         self.used_added = true;
         Ok(())
     }
@@ -577,4 +577,10 @@ mod tests {
         assert!(s.write_at(&mut d.ram, 6, &[9; 4]).is_none());
         assert_eq!(d.ram.slice(BASE + 0x20, 4).unwrap(), &[3, 4, 0, 0], "nothing written");
     }
+}
+
+/// `base + off` for a ring field; an address past the end of the address space (a driver may
+/// write any 64-bit ring address) becomes `u64::MAX`, which is never in RAM.
+fn at(base: u64, off: u64) -> u64 {
+    base.checked_add(off).unwrap_or(u64::MAX)
 }
