@@ -15,6 +15,11 @@ use super::jit::Jit;
 use super::mmu::PAGE;
 use super::op::{Op, K};
 
+/// The instruction word at RAM offset `off` (0 where it is not in RAM: an illegal instruction).
+pub(crate) fn insn_word(ram: &GuestRam, off: usize) -> u32 {
+    ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// Watch bit: the page has decoded instructions in the cache.
 pub(crate) const WATCH_CODE: u8 = 1;
 /// Watch bit: some hart holds a reservation in the page.
@@ -103,7 +108,7 @@ impl Shared {
         for idx in 0..INSNS_PER_PAGE {
             if self.code.get(start + idx).is_some_and(|op| op.k == K::Undecoded) {
                 let off = page * PAGE + idx * 4;
-                let word = ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                let word = insn_word(ram, off);
                 // (through set_insn: a raw write, and the page is watched already)
                 self.set_insn(ram, block, idx, Op::compile(decode(word), word, idx));
             }

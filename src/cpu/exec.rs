@@ -3,6 +3,7 @@
 //! Each instruction performs every access it needs first and commits `rd`, CSRs and pc only once
 //! all of them succeeded; an `Err` leaves the hart as it was (pc still at the instruction).
 
+use super::cache::insn_word;
 use crate::bus::System;
 
 use super::cache::Shared;
@@ -53,7 +54,7 @@ impl Hart {
     #[cold]
     pub(crate) fn illegal(&self, sys: &System) -> Exception {
         let off = self.mmu.fetch_off + (self.pc & 0xfff) as usize;
-        let word = sys.ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let word = insn_word(&sys.ram, off);
         Exception::Illegal(word)
     }
 

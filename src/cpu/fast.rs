@@ -11,6 +11,7 @@
 //! is the budget left; it is written back to the hart before anything that may look at it (slow
 //! instructions, MMIO accesses, traps) and read again afterwards.
 
+use super::cache::insn_word;
 use crate::bus::System;
 
 use super::cache::Shared;
@@ -391,7 +392,7 @@ impl Hart {
     #[inline(never)]
     pub(crate) fn decode_fill(&mut self, sys: &mut System, sh: &mut Shared, idx: usize) {
         let off = self.mmu.fetch_off + idx * 4;
-        let word = sys.ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let word = insn_word(&sys.ram, off);
         self.counters.decodes += 1;
         let op = Op::compile(decode(word), word, idx);
         sh.set_insn(&mut sys.ram, self.mmu.fetch_block, idx, op);
@@ -402,6 +403,6 @@ impl Hart {
     #[inline(never)]
     fn word_at(&self, sys: &System, pc: u32) -> u32 {
         let off = self.mmu.fetch_off + (pc & 0xfff) as usize;
-        sys.ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        insn_word(&sys.ram, off)
     }
 }

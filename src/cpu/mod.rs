@@ -28,6 +28,7 @@ pub use jit::DEFAULT_THRESHOLD as JIT_THRESHOLD;
 pub use trap::{Exception, Trap};
 
 use crate::bus::System;
+use cache::insn_word;
 use exec::Stop;
 use mmu::Mmu;
 
@@ -351,7 +352,7 @@ impl Hart {
             self.fetch_miss(&mut sys.ram, sh, pc)?;
         }
         let off = self.mmu.fetch_off + (pc & 0xfff) as usize;
-        let word = sys.ram.as_slice().get(off..off + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let word = insn_word(&sys.ram, off);
         Ok((decode(word), word))
     }
 
