@@ -388,6 +388,12 @@ impl Queue {
     }
 }
 
+/// `base + off` for a ring field; an address past the end of the address space (a driver may
+/// write any 64-bit ring address) becomes `u64::MAX`, which is never in RAM.
+fn at(base: u64, off: u64) -> u64 {
+    base.saturating_add(off)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,10 +583,4 @@ mod tests {
         assert!(s.write_at(&mut d.ram, 6, &[9; 4]).is_none());
         assert_eq!(d.ram.slice(BASE + 0x20, 4).unwrap(), &[3, 4, 0, 0], "nothing written");
     }
-}
-
-/// `base + off` for a ring field; an address past the end of the address space (a driver may
-/// write any 64-bit ring address) becomes `u64::MAX`, which is never in RAM.
-fn at(base: u64, off: u64) -> u64 {
-    base.saturating_add(off)
 }
