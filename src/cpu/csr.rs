@@ -263,9 +263,10 @@ impl Hart {
             new = (new & !(3 << MSTATUS_MPP_SHIFT)) | (old & 3 << MSTATUS_MPP_SHIFT);
         }
         self.csr.mstatus = new;
-        if (old ^ new) & (MSTATUS_SUM | MSTATUS_MXR) != 0 {
+        if (old ^ new) & MSTATUS_MXR != 0 {
             self.flush_translated();
         }
+        // a change of SUM (or of MPRV/MPP) selects another TLB set
         self.mode_changed();
         CsrEffect::Recheck
     }

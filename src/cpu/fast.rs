@@ -18,6 +18,9 @@ use super::cache::Shared;
 use super::decode::decode;
 use super::exec::Stop;
 use super::jit::{JitCtx, EXIT_STEP};
+
+/// A budget this small left when compiled code leaves is run out in the interpreter.
+const TAIL: u64 = 64;
 use super::mmu::{index, PAGE};
 use super::op::{Op, K};
 use super::trap::{Exception, Trap};
@@ -97,11 +100,17 @@ impl Hart {
                 if r & EXIT_STEP == 0 || left == 0 {
                     continue;
                 }
-                // the instruction at pc needs the interpreter: run just that one, then go back
-                let mut one = 1;
-                let ev = self.page_loop(sys, sh, pc, &mut one, adj.wrapping_sub(left).wrapping_add(1));
-                left -= 1 - one;
-                ev
+                if left < TAIL {
+                    // compiled code leaves before a straight stretch the budget does not cover:
+                    // the last few instructions of the slice are interpreted
+                    self.page_loop(sys, sh, pc, &mut left, adj)
+                } else {
+                    // the instruction at pc needs the interpreter: run just that one, then go back
+                    let mut one = 1;
+                    let ev = self.page_loop(sys, sh, pc, &mut one, adj.wrapping_sub(left).wrapping_add(1));
+                    left -= 1 - one;
+                    ev
+                }
             } else {
                 let before = left;
                 let ev = self.page_loop(sys, sh, pc, &mut left, adj);

@@ -32,7 +32,7 @@ use super::mmu::{Entry, TLB_ENTRIES};
 use super::op::{Op, K};
 
 /// Instructions a page runs in the fast loop before it is compiled.
-pub const DEFAULT_THRESHOLD: u32 = 400_000;
+pub const DEFAULT_THRESHOLD: u32 = 2_000_000;
 /// Compiled code kept at most (then it is all dropped and pages compile again when hot).
 const MAX_CODE_BYTES: usize = 64 << 20;
 
@@ -231,6 +231,12 @@ impl Jit {
             }
             None => self.failed[block] = true,
         }
+        // a page's function is large (thousands of blocks): give the compiler's memory back
+        // rather than keep its high-water mark for the rest of the run
+        self.ctx = Context::new();
+        self.fctx = FunctionBuilderContext::new();
+        // SAFETY: malloc_trim only returns free heap memory to the system
+        unsafe { libc::malloc_trim(0) };
     }
 }
 
@@ -241,6 +247,39 @@ fn handled(op: Op, ext_m: bool) -> bool {
         K::Mul | K::Mulh | K::Mulhsu | K::Mulhu | K::Div | K::Divu | K::Rem | K::Remu => ext_m,
         _ => true,
     }
+}
+
+/// For each of the first `n` ops: 0 if compiled code does not run it, else the number of ops
+/// from it to the end of its straight stretch (the next control transfer, included, or the
+/// last op before one it does not run or the page's end). An entry checks the budget for all
+/// of them at once.
+fn stretches(ops: &[Op], n: usize, ext_m: bool) -> [u32; 1024] {
+    let mut seg = [0u32; 1024];
+    for i in (0..n).rev() {
+        if !handled(ops[i], ext_m) {
+            continue;
+        }
+        let transfer = matches!(
+            ops[i].k,
+            K::Jal
+                | K::JalL
+                | K::Jalr
+                | K::Beq
+                | K::Bne
+                | K::Blt
+                | K::Bge
+                | K::Bltu
+                | K::Bgeu
+                | K::BeqL
+                | K::BneL
+                | K::BltL
+                | K::BgeL
+                | K::BltuL
+                | K::BgeuL
+        );
+        seg[i] = if transfer || i + 1 >= n { 1 } else { 1 + seg[i + 1] };
+    }
+    seg
 }
 
 /// Emits the function of one page (see the module docs).
@@ -288,8 +327,12 @@ fn build(ctx: &mut Context, fctx: &mut FunctionBuilderContext, isa: &OwnedTarget
     b.ins().jump(dispatch, &[BlockArg::Value(pc0)]);
 
     let n = ops.len().min(1024);
-    let op_blocks: Vec<Option<Block>> =
-        (0..1024).map(|i| (i < n && handled(ops[i], ext_m)).then(|| b.create_block())).collect();
+    // Each handled op has an entry block (checks that the budget covers the straight stretch
+    // from it to the next control transfer or unhandled op, else leaves to the interpreter) and
+    // a body block; only the op before it in the same stretch falls into a body unchecked.
+    let seg = stretches(ops, n, ext_m);
+    let op_blocks: Vec<Option<Block>> = (0..1024).map(|i| (seg[i] > 0).then(|| b.create_block())).collect();
+    let body_blocks: Vec<Option<Block>> = (0..1024).map(|i| (seg[i] > 0).then(|| b.create_block())).collect();
     let mut step_blocks: Vec<Option<Block>> = vec![None; 1024];
     let mut page_end: Option<Block> = None;
 
@@ -331,31 +374,34 @@ fn build(ctx: &mut Context, fctx: &mut FunctionBuilderContext, isa: &OwnedTarget
     e.exit_with(&mut b, p, EXIT_STEP);
 
     for i in 0..n {
-        let Some(blk) = op_blocks[i] else { continue };
+        let (Some(blk), Some(body)) = (op_blocks[i], body_blocks[i]) else { continue };
         b.switch_to_block(blk);
         let op = ops[i];
         let stop = step_block(&mut b, &mut step_blocks, i);
         let l = b.use_var(left);
-        let done = b.ins().icmp_imm_u(IntCC::Equal, l, 0);
-        let body = b.create_block();
-        b.ins().brif(done, stop, &[], body, &[]);
+        let short = b.ins().icmp_imm_u(IntCC::UnsignedLessThan, l, i64::from(seg[i]));
+        b.ins().brif(short, stop, &[], body, &[]);
         b.switch_to_block(body);
         let pc = e.pc(&mut b, i);
-        // the block after this op
+        // the op after a control transfer (its checked entry) and the next op of the stretch (its
+        // body)
         let next = |b: &mut FunctionBuilder, sb: &mut Vec<Option<Block>>, pe: &mut Option<Block>, j: usize| {
             target_block(b, &op_blocks, sb, pe, j)
+        };
+        let fall = |b: &mut FunctionBuilder, sb: &mut Vec<Option<Block>>, pe: &mut Option<Block>, j: usize| {
+            target_block(b, &body_blocks, sb, pe, j)
         };
         match op.k {
             K::Lui => {
                 let v = k32(&mut b, op.imm);
                 e.finish_alu(&mut b, op.rd, v);
-                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                let nb = fall(&mut b, &mut step_blocks, &mut page_end, i + 1);
                 b.ins().jump(nb, &[]);
             }
             K::Auipc => {
                 let v = add32(&mut b, pc, op.imm);
                 e.finish_alu(&mut b, op.rd, v);
-                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                let nb = fall(&mut b, &mut step_blocks, &mut page_end, i + 1);
                 b.ins().jump(nb, &[]);
             }
             K::JalL => {
@@ -430,7 +476,7 @@ fn build(ctx: &mut Context, fctx: &mut FunctionBuilderContext, isa: &OwnedTarget
                 };
                 e.count_access(&mut b);
                 e.finish_alu(&mut b, op.rd, v);
-                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                let nb = fall(&mut b, &mut step_blocks, &mut page_end, i + 1);
                 b.ins().jump(nb, &[]);
             }
             K::Sb | K::Sh | K::Sw => {
@@ -449,13 +495,13 @@ fn build(ctx: &mut Context, fctx: &mut FunctionBuilderContext, isa: &OwnedTarget
                 };
                 e.count_access(&mut b);
                 e.dec(&mut b);
-                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                let nb = fall(&mut b, &mut step_blocks, &mut page_end, i + 1);
                 b.ins().jump(nb, &[]);
             }
             _ => {
                 let v = e.alu(&mut b, op);
                 e.finish_alu(&mut b, op.rd, v);
-                let nb = next(&mut b, &mut step_blocks, &mut page_end, i + 1);
+                let nb = fall(&mut b, &mut step_blocks, &mut page_end, i + 1);
                 b.ins().jump(nb, &[]);
             }
         }

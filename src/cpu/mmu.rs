@@ -1,10 +1,12 @@
 //! Sv32 address translation and the software TLB.
 //!
-//! The TLB holds, per effective privilege (U, S, M) and access kind (read, write, execute),
-//! direct-mapped entries from a virtual page to the RAM offset of its physical page. Permission is
-//! checked when an entry is filled, so a hit needs no checks: entries are flushed whenever what they
-//! depend on changes (`satp`, `sfence.vma`, SUM, MXR). A write entry is filled only after the
-//! translation set the D bit. Pages outside RAM (MMIO) never enter the TLB.
+//! The TLB holds, per effective privilege (U, S, M, and S with SUM set) and access kind (read,
+//! write, execute), direct-mapped entries from a virtual page to the RAM offset of its physical
+//! page. Permission is checked when an entry is filled, so a hit needs no checks: entries are
+//! flushed whenever what they depend on changes (`satp`, `sfence.vma`, MXR). SUM selects a set
+//! instead of flushing one, since Linux sets and clears it around every copy from or to user
+//! memory. A write entry is filled only after the translation set the D bit. Pages outside RAM
+//! (MMIO) never enter the TLB.
 
 use semu_api::GuestRam;
 
@@ -14,7 +16,7 @@ use super::trap::{Access, Exception};
 use super::{Hart, Priv};
 
 /// Entries per table (a power of two).
-pub(crate) const TLB_ENTRIES: usize = 256;
+pub(crate) const TLB_ENTRIES: usize = 1024;
 /// A tag that matches no masked address: masked addresses have bits 2..=11 clear.
 pub(crate) const NO_TAG: u32 = u32::MAX;
 pub(crate) const PAGE: usize = 4096;
@@ -115,8 +117,8 @@ pub(crate) fn index(va: u32) -> usize {
 
 /// Translation state of a hart: the TLBs and the one-entry fetch cache in front of them.
 pub(crate) struct Mmu {
-    /// TLBs for effective privilege U, S and M.
-    pub sets: [Tlb; 3],
+    /// TLBs for effective privilege U, S, M, and S with `mstatus.SUM` (data only).
+    pub sets: [Box<Tlb>; 4],
     /// The RAM (backing-store address and length) the entries point into: running on other RAM
     /// flushes them.
     pub ram_id: (usize, usize),
@@ -132,10 +134,16 @@ pub(crate) struct Mmu {
 
 impl Mmu {
     pub(crate) fn new() -> Self {
-        let tlb =
-            || Tlb { r: [EMPTY; TLB_ENTRIES], w: [EMPTY; TLB_ENTRIES], x: [XEMPTY; TLB_ENTRIES], superpages: false };
+        let tlb = || {
+            Box::new(Tlb {
+                r: [EMPTY; TLB_ENTRIES],
+                w: [EMPTY; TLB_ENTRIES],
+                x: [XEMPTY; TLB_ENTRIES],
+                superpages: false,
+            })
+        };
         Self {
-            sets: [tlb(), tlb(), tlb()],
+            sets: [tlb(), tlb(), tlb(), tlb()],
             ram_id: (0, 0),
             data_set: 2,
             fetch_set: 2,
@@ -146,13 +154,18 @@ impl Mmu {
     }
 }
 
-fn set_of(p: Priv) -> usize {
+/// The TLB set of privilege `p`, with `sum` for data accesses (a fetch never uses SUM).
+fn set_of(p: Priv, sum: bool) -> usize {
     match p {
         Priv::U => 0,
+        Priv::S if sum => 3,
         Priv::S => 1,
         Priv::M => 2,
     }
 }
+
+/// The sets that depend on translation (all but M).
+const TRANSLATED: [usize; 3] = [0, 1, 3];
 
 /// A successful page-table walk whose A/D update is not yet written.
 #[derive(Debug, Clone, Copy)]
@@ -168,8 +181,8 @@ impl Hart {
     /// Recomputes which TLB sets apply after a change of privilege or `mstatus`, and drops the
     /// fetch cache.
     pub(crate) fn mode_changed(&mut self) {
-        self.mmu.fetch_set = set_of(self.privilege);
-        self.mmu.data_set = set_of(self.data_privilege());
+        self.mmu.fetch_set = set_of(self.privilege, false);
+        self.mmu.data_set = set_of(self.data_privilege(), self.csr.mstatus & MSTATUS_SUM != 0);
         self.mmu.fetch_tag = NO_TAG;
     }
 
@@ -189,15 +202,17 @@ impl Hart {
 
     /// Flushes every TLB entry that depends on translation (U and S sets) and the fetch cache.
     pub(crate) fn flush_translated(&mut self) {
-        self.mmu.sets[0].flush();
-        self.mmu.sets[1].flush();
+        for i in TRANSLATED {
+            self.mmu.sets[i].flush();
+        }
         self.mmu.fetch_tag = NO_TAG;
     }
 
     /// Flushes the entries for `va` in the U and S sets.
     pub(crate) fn flush_page(&mut self, va: u32) {
-        self.mmu.sets[0].flush_page(va);
-        self.mmu.sets[1].flush_page(va);
+        for i in TRANSLATED {
+            self.mmu.sets[i].flush_page(va);
+        }
         self.mmu.fetch_tag = NO_TAG;
     }
 

@@ -191,6 +191,9 @@ back12:
   EXPECT_EQ(a1, 0xbbbb0000)
   li t0, MSTATUS_SUM
   csrc sstatus, t0
+  EXPECT_TRAP(CAUSE_LOAD_PAGE_FAULT)     # and without SUM again, though the page was just read
+  lw a1, 0(a0)
+  CHECK_TRAPPED(CAUSE_LOAD_PAGE_FAULT)
 
   TEST(20)                               # sfence.vma makes a changed PTE visible
   li a0, 0x40006000

@@ -55,6 +55,21 @@ fn sum_and_mxr() {
     m.harts[0].set_csr(0x100, 1 << 18); // SUM
     assert_eq!(exec(&mut m, Priv::S, lw(T0, T1, 0), user), None, "with SUM");
     assert_eq!(exec(&mut m, Priv::S, sw(T0, T1, 0), user), None);
+    // clearing SUM by an instruction (no debugger flush) takes the access away, though the page
+    // was just in the TLB with it; setting it again gives it back
+    let csr_op = |m: &mut Machine, w: u32| {
+        m.set_reg(0, T2, 1 << 18);
+        m.load(CODE, &[w]);
+        m.harts[0].set_privilege(Priv::S);
+        m.harts[0].set_pc(CODE);
+        m.step(0);
+        m.csr(0, 0x100) & 1 << 18
+    };
+    assert_eq!(csr_op(&mut m, csrrc(ZERO, 0x100, T2)), 0);
+    assert_eq!(exec(&mut m, Priv::S, lw(T0, T1, 0), user), Some(13), "SUM cleared: load faults");
+    assert_eq!(exec(&mut m, Priv::S, sw(T0, T1, 0), user), Some(15), "SUM cleared: store faults");
+    assert_eq!(csr_op(&mut m, csrrs(ZERO, 0x100, T2)), 1 << 18);
+    assert_eq!(exec(&mut m, Priv::S, lw(T0, T1, 0), user), None, "SUM set again");
     // S never executes U pages
     m.load(0x8004_0000, &[NOP]);
     m.load(CODE, &[jalr(ZERO, T1, 0)]);
