@@ -104,7 +104,8 @@ pub struct RunArgs {
     /// Interpret only: never compile hot code to native code.
     #[arg(long)]
     pub no_jit: bool,
-    /// Compile a page of guest code to native code once it ran this many instructions.
+    /// Compile a page of guest code to native code once it ran this many instructions (on a
+    /// compiler thread while the guest goes on; 0: every page at first use, in line).
     #[arg(long, value_name = "N", default_value_t = crate::cpu::JIT_THRESHOLD)]
     pub jit_threshold: u32,
     /// Serve the GDB remote protocol on this address (e.g. 127.0.0.1:1234; port 0 picks one).

@@ -303,6 +303,7 @@ impl Hart {
         if let Some(exit) = self.check_interrupts(sys, sh) {
             return (0, exit);
         }
+        sh.jit.poll();
         let r =
             if trace { self.slice_loop::<true>(sys, sh, budget) } else { self.slice_loop::<false>(sys, sh, budget) };
         self.sync_clock(&sys.clock);

@@ -1,244 +1,18 @@
-//! The compiling tier: a hot page of decoded [`Op`]s becomes one native function (Cranelift).
-//!
-//! The fast loop (`fast.rs`) counts the instructions it runs per decoded page; a page past
-//! [`DEFAULT_THRESHOLD`] is compiled from the ops its slots hold. The function is entered with
-//! the pc to start at, and runs ops exactly as the fast loop does, with the same budget: a
-//! branch or jump inside the page goes straight to its target, a jump elsewhere returns the
-//! target ([`EXIT_JUMP`]). Whatever the function does not do itself (an undecoded or slow op,
-//! a TLB miss, a store to a watched page, a misaligned target, the budget used up) returns
-//! [`EXIT_STEP`] with the pc of that instruction, *before* it changed anything: the fast loop then
-//! runs that one instruction its own way. So a compiled page never traps, never touches MMIO or
-//! the decode cache, and the interpreter stays the one definition of every slow path.
-//!
-//! Guest registers stay in the hart's register array; loads and stores use the same TLB entries
-//! and RAM pointer as the fast loop (the TLB invariant makes a hit an in-bounds access).
-//!
-//! The code of a page is dropped when any of its slots changes (a write to the page, a new
-//! decode) and when the decode cache starts over; all of it when it exceeds [`MAX_CODE_BYTES`].
-//! None of that can happen while compiled code runs: it calls nothing.
+//! Code generation for the compiling tier: one page of decoded ops becomes one Cranelift
+//! function `(ctx, pc) -> kind | pc` (see the parent module for what it does and does not do).
 
-use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I32, I64};
 use cranelift_codegen::ir::{
     AbiParam, AliasRegionData, Block, BlockArg, InstBuilder, JumpTableData, MemFlagsData, Value,
 };
 use cranelift_codegen::isa::OwnedTargetIsa;
-use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
-use super::mmu::{Entry, TLB_ENTRIES};
-use super::op::{Op, K};
-
-/// Instructions a page runs in the fast loop before it is compiled.
-pub const DEFAULT_THRESHOLD: u32 = 2_000_000;
-/// Compiled code kept at most (then it is all dropped and pages compile again when hot).
-const MAX_CODE_BYTES: usize = 64 << 20;
-
-/// Exit kind: continue at the returned pc (outside the page, or anywhere).
-pub(crate) const EXIT_JUMP: u64 = 0;
-/// Exit kind: run the instruction at the returned pc through the interpreter first.
-pub(crate) const EXIT_STEP: u64 = 1 << 32;
-
-/// What compiled code reads and writes; `#[repr(C)]`, its offsets are in the code.
-#[repr(C)]
-pub(crate) struct JitCtx {
-    /// The hart's register array (`x0` reads 0; `x0` destinations are never written).
-    pub regs: *mut u32,
-    /// RAM's backing store.
-    pub ram: *mut u8,
-    /// The data TLB set's read and write entries ([`TLB_ENTRIES`] each).
-    pub rtlb: *const Entry,
-    pub wtlb: *const Entry,
-    /// RAM's per-page watch bytes.
-    pub watch: *const u8,
-    /// In: the budget; out: what is left of it.
-    pub left: u64,
-    /// Out: loads and stores done.
-    pub accesses: u64,
-}
-
-const OFF_REGS: i32 = 0;
-const OFF_RAM: i32 = 8;
-const OFF_RTLB: i32 = 16;
-const OFF_WTLB: i32 = 24;
-const OFF_WATCH: i32 = 32;
-const OFF_LEFT: i32 = 40;
-const OFF_ACCESSES: i32 = 48;
-
-/// A compiled page: `fn(ctx, pc) -> kind | pc`.
-type JitFn = unsafe extern "C" fn(*mut JitCtx, u32) -> u64;
-
-/// Executable memory holding one compiled page.
-struct Code {
-    mem: *mut libc::c_void,
-    len: usize,
-}
-
-// SAFETY: the mapping is owned by this value alone and is immutable once made executable.
-unsafe impl Send for Code {}
-
-impl Code {
-    fn new(bytes: &[u8]) -> Option<Code> {
-        let len = bytes.len().div_ceil(4096).max(1) * 4096;
-        // SAFETY: a fresh private anonymous mapping, written only within its length, then made
-        // read+execute; unmapped exactly once (Drop).
-        unsafe {
-            let mem = libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
-            if mem == libc::MAP_FAILED {
-                return None;
-            }
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), mem.cast::<u8>(), bytes.len());
-            let code = Code { mem, len };
-            if libc::mprotect(mem, len, libc::PROT_READ | libc::PROT_EXEC) != 0 {
-                return None;
-            }
-            Some(code)
-        }
-    }
-
-    fn entry(&self) -> JitFn {
-        // SAFETY: the mapping starts with a function of this signature (see `Jit::compile`)
-        unsafe { std::mem::transmute::<*mut libc::c_void, JitFn>(self.mem) }
-    }
-}
-
-impl Drop for Code {
-    fn drop(&mut self) {
-        // SAFETY: mapped by `Code::new` with this length
-        unsafe { libc::munmap(self.mem, self.len) };
-    }
-}
-
-/// The compiler and the compiled pages of one machine's decode cache (per block).
-pub(crate) struct Jit {
-    isa: Option<OwnedTargetIsa>,
-    ctx: Context,
-    fctx: FunctionBuilderContext,
-    code: Vec<Option<Code>>,
-    heat: Vec<u32>,
-    /// Blocks that failed to compile (not tried again until their slots change).
-    failed: Vec<bool>,
-    bytes: usize,
-    threshold: u32,
-    /// Pages compiled so far.
-    pub compiled: u64,
-}
-
-impl Jit {
-    /// A compiler for the host, on when `threshold` is `Some` and the host is supported.
-    pub(crate) fn new(threshold: Option<u32>) -> Jit {
-        let isa = threshold.and_then(|_| {
-            let mut flags = settings::builder();
-            flags.set("opt_level", "speed").ok()?;
-            flags.set("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }).ok()?;
-            let b = cranelift_native::builder().ok()?;
-            b.finish(settings::Flags::new(flags)).ok()
-        });
-        Jit {
-            isa,
-            ctx: Context::new(),
-            fctx: FunctionBuilderContext::new(),
-            code: Vec::new(),
-            heat: Vec::new(),
-            failed: Vec::new(),
-            bytes: 0,
-            threshold: threshold.unwrap_or(u32::MAX),
-            compiled: 0,
-        }
-    }
-
-    /// The compiled function of `block`, if any.
-    #[inline(always)]
-    pub(crate) fn entry(&self, block: usize) -> Option<unsafe extern "C" fn(*mut JitCtx, u32) -> u64> {
-        match self.code.get(block) {
-            Some(Some(c)) => Some(c.entry()),
-            _ => None,
-        }
-    }
-
-    /// Counts `n` instructions run in `block`; true once the block should be compiled.
-    #[inline(always)]
-    pub(crate) fn heat(&mut self, block: usize, n: u64) -> bool {
-        if self.isa.is_none() {
-            return false;
-        }
-        if block >= self.heat.len() {
-            self.heat.resize(block + 1, 0);
-            self.failed.resize(block + 1, false);
-        }
-        let h = &mut self.heat[block];
-        *h = h.saturating_add(n.min(u64::from(u32::MAX)) as u32);
-        *h >= self.threshold && !self.failed[block]
-    }
-
-    /// Forgets the compiled code of `block` (its slots changed); it compiles again once it ran
-    /// another threshold's worth of instructions.
-    #[inline]
-    pub(crate) fn drop_block(&mut self, block: usize) {
-        if let Some(c) = self.code.get_mut(block) {
-            if let Some(code) = c.take() {
-                self.bytes -= code.len;
-                self.heat[block] = 0;
-            }
-        }
-        if let Some(f) = self.failed.get_mut(block) {
-            *f = false;
-        }
-    }
-
-    /// Forgets everything (the decode cache started over).
-    pub(crate) fn clear(&mut self) {
-        self.code.clear();
-        self.heat.clear();
-        self.failed.clear();
-        self.bytes = 0;
-    }
-
-    /// Compiles `block` from its slots `ops` ([`super::cache::BLOCK_SLOTS`] of them).
-    pub(crate) fn compile(&mut self, block: usize, ops: &[Op], ext_m: bool) {
-        let Some(isa) = self.isa.clone() else { return };
-        if self.bytes > MAX_CODE_BYTES {
-            self.clear();
-        }
-        if block >= self.heat.len() {
-            self.heat.resize(block + 1, 0);
-            self.failed.resize(block + 1, false);
-        }
-        self.heat[block] = 0;
-        self.ctx.clear();
-        build(&mut self.ctx, &mut self.fctx, &isa, ops, ext_m);
-        let code = match self.ctx.compile(&*isa, &mut ControlPlane::default()) {
-            Ok(c) if c.buffer.relocs().is_empty() => Code::new(c.code_buffer()),
-            _ => None,
-        };
-        match code {
-            Some(code) => {
-                if block >= self.code.len() {
-                    self.code.resize_with(block + 1, || None);
-                }
-                self.bytes += code.len;
-                self.code[block] = Some(code);
-                self.compiled += 1;
-            }
-            None => self.failed[block] = true,
-        }
-        // a page's function is large (thousands of blocks): give the compiler's memory back
-        // rather than keep its high-water mark for the rest of the run
-        self.ctx = Context::new();
-        self.fctx = FunctionBuilderContext::new();
-        // SAFETY: malloc_trim only returns free heap memory to the system
-        unsafe { libc::malloc_trim(0) };
-    }
-}
+use super::{EXIT_JUMP, EXIT_STEP, OFF_ACCESSES, OFF_LEFT, OFF_RAM, OFF_REGS, OFF_RTLB, OFF_WATCH, OFF_WTLB};
+use crate::cpu::mmu::TLB_ENTRIES;
+use crate::cpu::op::{Op, K};
 
 /// Whether the compiled code runs `op` itself.
 fn handled(op: Op, ext_m: bool) -> bool {
@@ -283,7 +57,13 @@ fn stretches(ops: &[Op], n: usize, ext_m: bool) -> [u32; 1024] {
 }
 
 /// Emits the function of one page (see the module docs).
-fn build(ctx: &mut Context, fctx: &mut FunctionBuilderContext, isa: &OwnedTargetIsa, ops: &[Op], ext_m: bool) {
+pub(super) fn build(
+    ctx: &mut Context,
+    fctx: &mut FunctionBuilderContext,
+    isa: &OwnedTargetIsa,
+    ops: &[Op],
+    ext_m: bool,
+) {
     ctx.func.signature = {
         let mut s = cranelift_codegen::ir::Signature::new(isa.default_call_conv());
         s.params.push(AbiParam::new(I64));
