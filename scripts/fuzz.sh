@@ -46,7 +46,8 @@ for t in "${targets[@]}"; do
     "$BIN/$t" -artifact_prefix="artifacts/$t/" "corpus/$t" "${seeds[@]}" \
         -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         "${par[@]}" >"$log" 2>&1 || rc=$?
-    if [ "$JOBS" -gt 1 ]; then cat fuzz-*.log >>"$log" 2>/dev/null || true; rm -f fuzz-*.log; fi
+    # (libFuzzer copies each job's fuzz-N.log into its own output when the job ends)
+    if [ "$JOBS" -gt 1 ]; then rm -f fuzz-*.log; fi
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}' || true)
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}' || true)
     corpus=$(find "corpus/$t" -type f | wc -l)

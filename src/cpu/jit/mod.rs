@@ -40,7 +40,7 @@ use super::mmu::Entry;
 use super::op::Op;
 
 /// Instructions a page runs in the fast loop before it is compiled.
-pub const DEFAULT_THRESHOLD: u32 = 200_000;
+pub const DEFAULT_THRESHOLD: u32 = 2_000_000;
 /// Compiled code kept at most (then it is all dropped and pages compile again when hot).
 const MAX_CODE_BYTES: usize = 64 << 20;
 
@@ -236,6 +236,9 @@ pub(crate) struct Jit {
     pages: Vec<Page>,
     /// Bumped by [`clear`](Self::clear): results asked for before are stale.
     epoch: u64,
+    /// A request is out: no other is sent meanwhile, so that the next page compiled is one
+    /// that is hot when the compiler is free, not one that was hot long ago.
+    busy: bool,
     bytes: usize,
     threshold: u32,
     /// Pages compiled so far.
@@ -260,6 +263,7 @@ impl Jit {
             code: Vec::new(),
             pages: Vec::new(),
             epoch: 0,
+            busy: false,
             bytes: 0,
             threshold: threshold.unwrap_or(u32::MAX),
             compiled: 0,
@@ -292,7 +296,7 @@ impl Jit {
         let threshold = self.threshold;
         let p = self.page(block);
         p.heat = p.heat.saturating_add(n.min(u64::from(u32::MAX)) as u32);
-        p.heat >= threshold && !p.failed && !p.pending
+        p.heat >= threshold && !p.failed && !p.pending && !self.busy
     }
 
     /// Forgets the compiled code of `block` (its slots changed), and any compile of it under
@@ -321,9 +325,13 @@ impl Jit {
     }
 
     /// Compiles `block` from its slots `ops` ([`super::cache::BLOCK_SLOTS`] of them): at once
-    /// with threshold 0, else on the compiler thread (see [`poll`](Self::poll)).
+    /// with threshold 0, else on the compiler thread (see [`poll`](Self::poll)) unless it is
+    /// busy.
     pub(crate) fn compile(&mut self, block: usize, ops: &[Op], ext_m: bool) {
         let Some(isa) = self.isa.clone() else { return };
+        if self.busy {
+            return;
+        }
         let epoch = self.epoch;
         let p = self.page(block);
         p.heat = 0;
@@ -338,7 +346,10 @@ impl Jit {
         }
         let req = Request { block, generation, epoch, ops: ops.to_vec(), ext_m };
         match self.worker.as_ref().map(|w| w.tx.send(req)) {
-            Some(Ok(())) => self.page(block).pending = true,
+            Some(Ok(())) => {
+                self.page(block).pending = true;
+                self.busy = true;
+            }
             // no compiler thread: stay interpreted
             _ => self.page(block).failed = true,
         }
@@ -348,6 +359,7 @@ impl Jit {
     #[inline]
     pub(crate) fn poll(&mut self) {
         while let Some(d) = self.worker.as_ref().and_then(|w| w.rx.try_recv().ok()) {
+            self.busy = false;
             self.install(d);
         }
     }
@@ -443,12 +455,14 @@ mod tests {
         assert_eq!(run(&jit, 0, 0x8000_0008, 6), (33, EXIT_STEP | 0x8000_0020, 0));
 
         // block 1 changes while its compile is under way: the result is dropped, and the page
-        // may be asked for again
+        // may be asked for again; meanwhile no other page is sent
         jit.compile(1, &page(1), true);
         jit.drop_block(1);
+        assert!(!jit.heat(2, 100), "one page at a time");
         jit.compile(2, &page(2), true);
-        wait(&mut jit, |j| j.entry(2).is_some());
+        wait(&mut jit, |j| !j.busy);
         assert!(jit.entry(1).is_none(), "stale code installed");
+        assert!(jit.entry(2).is_none(), "a second page went out while one was under way");
         assert!(jit.heat(1, 10), "a changed page compiles again when hot");
         jit.compile(1, &page(3), true);
         wait(&mut jit, |j| j.entry(1).is_some());
@@ -457,10 +471,11 @@ mod tests {
         // the decode cache starts over while a compile is out: nothing of before comes back
         jit.compile(3, &page(1), true);
         jit.clear();
-        assert!(jit.entry(1).is_none() && jit.entry(2).is_none());
+        assert!(jit.entry(0).is_none() && jit.entry(1).is_none());
+        wait(&mut jit, |j| !j.busy);
+        assert!(jit.entry(3).is_none(), "code from before the reset installed");
         jit.compile(4, &page(1), true);
         wait(&mut jit, |j| j.entry(4).is_some());
-        assert!(jit.entry(3).is_none(), "code from before the reset installed");
 
         // a changed page drops its code at once
         jit.drop_block(4);
