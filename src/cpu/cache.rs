@@ -100,11 +100,14 @@ impl Shared {
         self.jit.compiled
     }
 
-    /// Compiles `block` after decoding every slot of it that is not decoded yet (so compiled
-    /// code covers the whole page and no later decode drops it).
+    /// Compiles `block` after decoding every slot of it that is not decoded yet (so no later
+    /// decode drops the code): the code it ran so far, or, once that is done, the whole page.
     pub(crate) fn compile(&mut self, ram: &mut GuestRam, block: usize, ext_m: bool) {
         let start = block * BLOCK_SLOTS;
         let Some(&page) = self.block_page.get(block) else { return };
+        // the slots decoded so far are the code the page ran
+        let seen: Vec<bool> =
+            (0..INSNS_PER_PAGE).map(|i| self.code.get(start + i).is_some_and(|op| op.k != K::Undecoded)).collect();
         for idx in 0..INSNS_PER_PAGE {
             if self.code.get(start + idx).is_some_and(|op| op.k == K::Undecoded) {
                 let off = page * PAGE + idx * 4;
@@ -114,7 +117,7 @@ impl Shared {
             }
         }
         if let Some(ops) = self.code.get(start..start + BLOCK_SLOTS) {
-            self.jit.compile(block, ops, ext_m);
+            self.jit.compile(block, ops, &seen, ext_m);
         }
     }
 

@@ -17,10 +17,12 @@ use crate::bus::System;
 use super::cache::Shared;
 use super::decode::decode;
 use super::exec::Stop;
-use super::jit::{JitCtx, EXIT_STEP};
+use super::jit::{JitCtx, EXIT_COLD};
 
 /// A budget this small left when compiled code leaves is run out in the interpreter.
 const TAIL: u64 = 64;
+/// Instructions interpreted at a time after compiled code left at a cold op.
+const COLD_CHUNK: u64 = 256;
 use super::mmu::{index, PAGE};
 use super::op::{Op, K};
 use super::trap::{Exception, Trap};
@@ -97,10 +99,27 @@ impl Hart {
                 left = cx.left;
                 self.counters.data_accesses += cx.accesses;
                 pc = r as u32;
-                if r & EXIT_STEP == 0 || left == 0 {
+                if r >> 32 == 0 || left == 0 {
                     continue;
                 }
-                if left < TAIL {
+                if r & EXIT_COLD != 0 {
+                    // code the page had not run when it was compiled: a stretch of it
+                    // interpreted; once that adds up, the page is compiled again, whole
+                    let mut chunk = left.min(COLD_CHUNK);
+                    let ev = self.page_loop(
+                        sys,
+                        sh,
+                        pc,
+                        &mut chunk,
+                        adj.wrapping_sub(left).wrapping_add(left.min(COLD_CHUNK)),
+                    );
+                    let ran = left.min(COLD_CHUNK) - chunk;
+                    left -= ran;
+                    if sh.jit.cold(block, ran) {
+                        sh.compile(&mut sys.ram, block, self.cfg.ext_m);
+                    }
+                    ev
+                } else if left < TAIL {
                     // compiled code leaves before a straight stretch the budget does not cover:
                     // the last few instructions of the slice are interpreted
                     self.page_loop(sys, sh, pc, &mut left, adj)

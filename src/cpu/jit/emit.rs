@@ -10,7 +10,9 @@ use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
-use super::{EXIT_JUMP, EXIT_STEP, OFF_ACCESSES, OFF_LEFT, OFF_RAM, OFF_REGS, OFF_RTLB, OFF_WATCH, OFF_WTLB};
+use super::{
+    EXIT_COLD, EXIT_JUMP, EXIT_STEP, OFF_ACCESSES, OFF_LEFT, OFF_RAM, OFF_REGS, OFF_RTLB, OFF_WATCH, OFF_WTLB,
+};
 use crate::cpu::mmu::TLB_ENTRIES;
 use crate::cpu::op::{Op, K};
 
@@ -27,10 +29,10 @@ fn handled(op: Op, ext_m: bool) -> bool {
 /// from it to the end of its straight stretch (the next control transfer, included, or the
 /// last op before one it does not run or the page's end). An entry checks the budget for all
 /// of them at once.
-fn stretches(ops: &[Op], n: usize, ext_m: bool) -> [u32; 1024] {
+fn stretches(ops: &[Op], live: &[bool], n: usize, ext_m: bool) -> [u32; 1024] {
     let mut seg = [0u32; 1024];
     for i in (0..n).rev() {
-        if !handled(ops[i], ext_m) {
+        if !live[i] || !handled(ops[i], ext_m) {
             continue;
         }
         let transfer = matches!(
@@ -56,12 +58,14 @@ fn stretches(ops: &[Op], n: usize, ext_m: bool) -> [u32; 1024] {
     seg
 }
 
-/// Emits the function of one page (see the module docs).
+/// Emits the function of one page (see the module docs): the ops marked `live` (the rest leave
+/// with [`EXIT_COLD`]).
 pub(super) fn build(
     ctx: &mut Context,
     fctx: &mut FunctionBuilderContext,
     isa: &OwnedTargetIsa,
     ops: &[Op],
+    live: &[bool],
     ext_m: bool,
 ) {
     ctx.func.signature = {
@@ -110,7 +114,8 @@ pub(super) fn build(
     // Each handled op has an entry block (checks that the budget covers the straight stretch
     // from it to the next control transfer or unhandled op, else leaves to the interpreter) and
     // a body block; only the op before it in the same stretch falls into a body unchecked.
-    let seg = stretches(ops, n, ext_m);
+    let live: Vec<bool> = (0..n).map(|i| live.get(i).copied().unwrap_or(false)).collect();
+    let seg = stretches(ops, &live, n, ext_m);
     let op_blocks: Vec<Option<Block>> = (0..1024).map(|i| (seg[i] > 0).then(|| b.create_block())).collect();
     let body_blocks: Vec<Option<Block>> = (0..1024).map(|i| (seg[i] > 0).then(|| b.create_block())).collect();
     let mut step_blocks: Vec<Option<Block>> = vec![None; 1024];
@@ -143,15 +148,23 @@ pub(super) fn build(
     e.exit_with(&mut b, p, EXIT_JUMP);
     b.switch_to_block(table);
     let unhandled = b.create_block();
+    let cold = b.create_block();
     let k = b.ins().iconst(I32, 0xfff);
     let off = b.ins().band(p, k);
     let idx = b.ins().ushr_imm_u(off, 2);
-    let calls: Vec<_> = op_blocks.iter().map(|ob| b.func.dfg.block_call(ob.unwrap_or(unhandled), &[])).collect();
+    let calls: Vec<_> = (0..1024)
+        .map(|i| {
+            let to = op_blocks[i].unwrap_or(if i < n && live[i] { unhandled } else { cold });
+            b.func.dfg.block_call(to, &[])
+        })
+        .collect();
     let def = b.func.dfg.block_call(unhandled, &[]);
     let jt = b.create_jump_table(JumpTableData::new(def, &calls));
     b.ins().br_table(idx, jt);
     b.switch_to_block(unhandled);
     e.exit_with(&mut b, p, EXIT_STEP);
+    b.switch_to_block(cold);
+    e.exit_with(&mut b, p, EXIT_COLD);
 
     for i in 0..n {
         let (Some(blk), Some(body)) = (op_blocks[i], body_blocks[i]) else { continue };
@@ -287,7 +300,7 @@ pub(super) fn build(
         }
     }
 
-    fill_exits(&mut b, &e, &step_blocks, page_end);
+    fill_exits(&mut b, &e, &step_blocks, &live, page_end);
 
     // the shared exit: write back the budget and the access count, return kind | pc
     b.switch_to_block(exit);
@@ -324,13 +337,21 @@ fn step_block(b: &mut FunctionBuilder, step_blocks: &mut [Option<Block>], j: usi
     *step_blocks[j].get_or_insert_with(|| b.create_block())
 }
 
-/// Fills the exit blocks that [`target_block`] and [`step_block`] created.
-fn fill_exits(b: &mut FunctionBuilder, e: &Emit, step_blocks: &[Option<Block>], page_end: Option<Block>) {
+/// Fills the exit blocks that [`target_block`] and [`step_block`] created (cold for an op that
+/// is not `live`).
+fn fill_exits(
+    b: &mut FunctionBuilder,
+    e: &Emit,
+    step_blocks: &[Option<Block>],
+    live: &[bool],
+    page_end: Option<Block>,
+) {
     for (j, s) in step_blocks.iter().enumerate() {
         if let Some(s) = *s {
             b.switch_to_block(s);
             let pc = e.pc(b, j);
-            e.exit_with(b, pc, EXIT_STEP);
+            let kind = if live.get(j).copied().unwrap_or(false) { EXIT_STEP } else { EXIT_COLD };
+            e.exit_with(b, pc, kind);
         }
     }
     if let Some(pe) = page_end {

@@ -48,6 +48,9 @@ const MAX_CODE_BYTES: usize = 64 << 20;
 pub(crate) const EXIT_JUMP: u64 = 0;
 /// Exit kind: run the instruction at the returned pc through the interpreter first.
 pub(crate) const EXIT_STEP: u64 = 1 << 32;
+/// Exit kind: the returned pc is code the page had not run when it was compiled (not in the
+/// function): interpret, and see [`Jit::cold`].
+pub(crate) const EXIT_COLD: u64 = 2 << 32;
 
 /// What compiled code reads and writes; `#[repr(C)]`, its offsets are in the code.
 #[repr(C)]
@@ -138,10 +141,10 @@ impl Compiler {
         Compiler { isa, ctx: Context::new(), fctx: FunctionBuilderContext::new() }
     }
 
-    /// The native code of one page, or `None` if Cranelift refused it.
-    fn compile(&mut self, ops: &[Op], ext_m: bool) -> Option<Code> {
+    /// The native code of the `live` ops of one page, or `None` if Cranelift refused it.
+    fn compile(&mut self, ops: &[Op], live: &[bool], ext_m: bool) -> Option<Code> {
         self.ctx.clear();
-        emit::build(&mut self.ctx, &mut self.fctx, &self.isa, ops, ext_m);
+        emit::build(&mut self.ctx, &mut self.fctx, &self.isa, ops, live, ext_m);
         let code = match self.ctx.compile(&*self.isa, &mut ControlPlane::default()) {
             Ok(c) if c.buffer.relocs().is_empty() => Code::new(c.code_buffer()),
             _ => None,
@@ -162,6 +165,7 @@ struct Request {
     generation: u64,
     epoch: u64,
     ops: Vec<Op>,
+    live: Vec<bool>,
     ext_m: bool,
 }
 
@@ -195,7 +199,7 @@ impl Worker {
                     if stopped.load(Ordering::Relaxed) {
                         break;
                     }
-                    let code = c.compile(&r.ops, r.ext_m);
+                    let code = c.compile(&r.ops, &r.live, r.ext_m);
                     let d = Done { block: r.block, generation: r.generation, epoch: r.epoch, code };
                     if done.send(d).is_err() {
                         break;
@@ -218,6 +222,8 @@ impl Drop for Worker {
 struct Page {
     /// Instructions run interpreted since the last change or compile.
     heat: u32,
+    /// Instructions run interpreted after leaving compiled code at a cold op.
+    cold: u32,
     /// Bumped whenever the block's slots change: a compile result for another generation is stale.
     generation: u64,
     /// A request is out on the compiler thread.
@@ -299,6 +305,16 @@ impl Jit {
         p.heat >= threshold && !p.failed && !p.pending && !self.busy
     }
 
+    /// Counts `n` instructions run interpreted in `block` after its code left at a cold op; true
+    /// once they add up to a quarter of the threshold: the page should be compiled again,
+    /// whole, its current code running meanwhile.
+    pub(crate) fn cold(&mut self, block: usize, n: u64) -> bool {
+        let threshold = self.threshold / 4;
+        let p = self.page(block);
+        p.cold = p.cold.saturating_add(n.min(u64::from(u32::MAX)) as u32);
+        p.cold >= threshold && !p.failed && !p.pending && !self.busy
+    }
+
     /// Forgets the compiled code of `block` (its slots changed), and any compile of it under
     /// way; it compiles again once it ran another threshold's worth of instructions.
     #[inline]
@@ -324,10 +340,11 @@ impl Jit {
         self.epoch += 1;
     }
 
-    /// Compiles `block` from its slots `ops` ([`super::cache::BLOCK_SLOTS`] of them): at once
-    /// with threshold 0, else on the compiler thread (see [`poll`](Self::poll)) unless it is
-    /// busy.
-    pub(crate) fn compile(&mut self, block: usize, ops: &[Op], ext_m: bool) {
+    /// Compiles the slots `seen` (those the page ran) of `block`'s slots `ops`
+    /// ([`super::cache::BLOCK_SLOTS`] of them): at once with threshold 0 (the first cold exit then
+    /// compiles the page again, whole), else on the compiler thread (see [`poll`](Self::poll))
+    /// unless it is busy.
+    pub(crate) fn compile(&mut self, block: usize, ops: &[Op], seen: &[bool], ext_m: bool) {
         let Some(isa) = self.isa.clone() else { return };
         if self.busy {
             return;
@@ -335,16 +352,20 @@ impl Jit {
         let epoch = self.epoch;
         let p = self.page(block);
         p.heat = 0;
+        p.cold = 0;
         let generation = p.generation;
+        // only the ops the page ran: the function stays small (compile time and memory grow
+        // with it), and what the page had not run leaves through EXIT_COLD
+        let live: Vec<bool> = (0..ops.len().min(1024)).map(|i| seen.get(i).copied().unwrap_or(false)).collect();
         if let Some(c) = &mut self.inline {
-            let code = c.compile(ops, ext_m);
+            let code = c.compile(ops, &live, ext_m);
             self.install(Done { block, generation, epoch, code });
             return;
         }
         if self.worker.is_none() {
             self.worker = Worker::spawn(isa);
         }
-        let req = Request { block, generation, epoch, ops: ops.to_vec(), ext_m };
+        let req = Request { block, generation, epoch, ops: ops.to_vec(), live, ext_m };
         match self.worker.as_ref().map(|w| w.tx.send(req)) {
             Some(Ok(())) => {
                 self.page(block).pending = true;
@@ -382,7 +403,9 @@ impl Jit {
             self.code.resize_with(d.block + 1, || None);
         }
         self.bytes += code.len;
-        self.code[d.block] = Some(code);
+        if let Some(old) = self.code[d.block].replace(code) {
+            self.bytes -= old.len; // (a page compiled again, whole)
+        }
         self.compiled += 1;
     }
 }
@@ -442,7 +465,7 @@ mod tests {
         };
         assert!(!jit.heat(0, 9));
         assert!(jit.heat(0, 1), "hot at the threshold");
-        jit.compile(0, &page(1), true);
+        jit.compile(0, &page(1), &[true; 1024], true);
         assert!(!jit.heat(0, 100), "not asked for twice while the compiler has it");
         wait(&mut jit, |j| j.entry(0).is_some());
         assert_eq!(jit.compiled, 1);
@@ -456,29 +479,53 @@ mod tests {
 
         // block 1 changes while its compile is under way: the result is dropped, and the page
         // may be asked for again; meanwhile no other page is sent
-        jit.compile(1, &page(1), true);
+        jit.compile(1, &page(1), &[true; 1024], true);
         jit.drop_block(1);
         assert!(!jit.heat(2, 100), "one page at a time");
-        jit.compile(2, &page(2), true);
+        jit.compile(2, &page(2), &[true; 1024], true);
         wait(&mut jit, |j| !j.busy);
         assert!(jit.entry(1).is_none(), "stale code installed");
         assert!(jit.entry(2).is_none(), "a second page went out while one was under way");
         assert!(jit.heat(1, 10), "a changed page compiles again when hot");
-        jit.compile(1, &page(3), true);
+        jit.compile(1, &page(3), &[true; 1024], true);
         wait(&mut jit, |j| j.entry(1).is_some());
         assert_eq!(run(&jit, 1, 0x8000_1000, 100).0, (3..=10).sum::<u32>(), "the code of the new ops");
 
         // the decode cache starts over while a compile is out: nothing of before comes back
-        jit.compile(3, &page(1), true);
+        jit.compile(3, &page(1), &[true; 1024], true);
         jit.clear();
         assert!(jit.entry(0).is_none() && jit.entry(1).is_none());
         wait(&mut jit, |j| !j.busy);
         assert!(jit.entry(3).is_none(), "code from before the reset installed");
-        jit.compile(4, &page(1), true);
+        jit.compile(4, &page(1), &[true; 1024], true);
         wait(&mut jit, |j| j.entry(4).is_some());
+
+        // only the code the page ran is compiled: addi 1..=3, the jump at 3 over 4..=6 to 7
+        // (addi 8); 4..=6 and the slot after 7 leave as cold
+        let mut ops = page(1);
+        let w = 8 << 21 | 0x6f; // jal x0, +16
+        ops[3] = Op::compile(decode(w), w, 3);
+        let mut seen = [false; 1024];
+        for i in [0, 1, 2, 3, 7] {
+            seen[i] = true;
+        }
+        jit.compile(5, &ops, &seen, true);
+        wait(&mut jit, |j| j.entry(5).is_some());
+        assert_eq!(run(&jit, 5, 0x8000_0000, 100), (1 + 2 + 3 + 8, EXIT_COLD | 0x8000_0020, 95));
+        assert_eq!(run(&jit, 5, 0x8000_0010, 100), (0, EXIT_COLD | 0x8000_0010, 100));
+        assert!(!jit.cold(5, 1), "not yet");
+        assert!(jit.cold(5, 1), "a quarter of the threshold (10 / 4): compile again");
+        let mut all = [true; 1024];
+        all[1023] = false;
+        jit.compile(5, &ops, &all, true);
+        wait(&mut jit, |j| !j.busy);
+        assert_eq!(run(&jit, 5, 0x8000_0010, 100).1, EXIT_STEP | 0x8000_0020, "the whole page now");
+        assert_eq!(run(&jit, 5, 0x8000_0010, 100).0, 5 + 6 + 7 + 8);
 
         // a changed page drops its code at once
         jit.drop_block(4);
         assert!(jit.entry(4).is_none());
+        jit.drop_block(5);
+        assert!(jit.entry(5).is_none());
     }
 }
