@@ -14,7 +14,12 @@
 //! Guest registers stay in the hart's register array; loads and stores use the same TLB entries
 //! and RAM pointer as the fast loop (the TLB invariant makes a hit an in-bounds access).
 //!
-//! Compiling a page takes tens of milliseconds, so it happens on a compiler thread while the
+//! Only the ops the page ran before it got hot are compiled (a page's function costs compile
+//! time and memory in proportion to its ops); the others leave with [`EXIT_COLD`], the fast loop
+//! interprets from there a little while, and a page that keeps leaving cold ([`Jit::cold`]) is
+//! compiled again, whole (every slot is decoded by then), its old code running meanwhile.
+//!
+//! Compiling a page takes milliseconds, so it happens on a compiler thread while the
 //! guest goes on in the interpreter: the request carries a copy of the page's ops and the
 //! page's generation, and [`Jit::poll`] installs the result only if the page's slots have not
 //! changed since (the generation is bumped on every change). A threshold of 0 compiles every page
