@@ -106,14 +106,17 @@ impl Shared {
         let start = block * BLOCK_SLOTS;
         let Some(&page) = self.block_page.get(block) else { return };
         // the slots decoded so far are the code the page ran
-        let seen: Vec<bool> =
-            (0..INSNS_PER_PAGE).map(|i| self.code.get(start + i).is_some_and(|op| op.k != K::Undecoded)).collect();
-        for idx in 0..INSNS_PER_PAGE {
-            if self.code.get(start + idx).is_some_and(|op| op.k == K::Undecoded) {
-                let off = page * PAGE + idx * 4;
-                let word = insn_word(ram, off);
-                // (through set_insn: a raw write, and the page is watched already)
-                self.set_insn(ram, block, idx, Op::compile(decode(word), word, idx));
+        let mut seen = vec![false; INSNS_PER_PAGE];
+        for (idx, ran) in seen.iter_mut().enumerate() {
+            match self.code.get(start + idx) {
+                Some(op) if op.k == K::Undecoded => {
+                    let off = page * PAGE + idx * 4;
+                    let word = insn_word(ram, off);
+                    // (through set_insn: a raw write, and the page is watched already)
+                    self.set_insn(ram, block, idx, Op::compile(decode(word), word, idx));
+                }
+                Some(_) => *ran = true,
+                None => {}
             }
         }
         if let Some(ops) = self.code.get(start..start + BLOCK_SLOTS) {

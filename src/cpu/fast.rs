@@ -18,15 +18,15 @@ use super::cache::Shared;
 use super::decode::decode;
 use super::exec::Stop;
 use super::jit::{JitCtx, EXIT_COLD};
+use super::mmu::{index, PAGE};
+use super::op::{Op, K};
+use super::trap::{Exception, Trap};
+use super::{Hart, SliceExit};
 
 /// A budget this small left when compiled code leaves is run out in the interpreter.
 const TAIL: u64 = 64;
 /// Instructions interpreted at a time after compiled code left at a cold op.
 const COLD_CHUNK: u64 = 256;
-use super::mmu::{index, PAGE};
-use super::op::{Op, K};
-use super::trap::{Exception, Trap};
-use super::{Hart, SliceExit};
 
 /// Why the page loop stopped.
 enum Ev {
@@ -105,16 +105,7 @@ impl Hart {
                 if r & EXIT_COLD != 0 {
                     // code the page had not run when it was compiled: a stretch of it
                     // interpreted; once that adds up, the page is compiled again, whole
-                    let mut chunk = left.min(COLD_CHUNK);
-                    let ev = self.page_loop(
-                        sys,
-                        sh,
-                        pc,
-                        &mut chunk,
-                        adj.wrapping_sub(left).wrapping_add(left.min(COLD_CHUNK)),
-                    );
-                    let ran = left.min(COLD_CHUNK) - chunk;
-                    left -= ran;
+                    let (ev, ran) = self.page_loop_at_most(sys, sh, pc, &mut left, adj, COLD_CHUNK);
                     if sh.jit.cold(block, ran) {
                         sh.compile(&mut sys.ram, block, self.cfg.ext_m);
                     }
@@ -125,10 +116,7 @@ impl Hart {
                     self.page_loop(sys, sh, pc, &mut left, adj)
                 } else {
                     // the instruction at pc needs the interpreter: run just that one, then go back
-                    let mut one = 1;
-                    let ev = self.page_loop(sys, sh, pc, &mut one, adj.wrapping_sub(left).wrapping_add(1));
-                    left -= 1 - one;
-                    ev
+                    self.page_loop_at_most(sys, sh, pc, &mut left, adj, 1).0
                 }
             } else {
                 let before = left;
@@ -169,6 +157,25 @@ impl Hart {
                 }
             }
         }
+    }
+
+    /// [`page_loop`](Self::page_loop) for at most `n` of the `left` instructions; also returns
+    /// how many it ran.
+    fn page_loop_at_most(
+        &mut self,
+        sys: &mut System,
+        sh: &mut Shared,
+        pc: u32,
+        left: &mut u64,
+        adj: u64,
+        n: u64,
+    ) -> (Ev, u64) {
+        let n = n.min(*left);
+        let mut sub = n;
+        // (instret is `adj - left`: the same count with the smaller budget)
+        let ev = self.page_loop(sys, sh, pc, &mut sub, adj.wrapping_sub(*left).wrapping_add(n));
+        *left -= n - sub;
+        (ev, n - sub)
     }
 
     /// Runs the decoded instructions of the page the fetch translation holds, from `pc`, until

@@ -237,6 +237,19 @@ struct Page {
     failed: bool,
 }
 
+impl Page {
+    /// Neither being compiled nor failed.
+    fn idle(&self) -> bool {
+        !self.pending && !self.failed
+    }
+}
+
+/// Adds `n` to a counter (saturating); returns the sum.
+fn add(c: &mut u32, n: u64) -> u32 {
+    *c = c.saturating_add(n.min(u64::from(u32::MAX)) as u32);
+    *c
+}
+
 /// The compiled pages of one machine's decode cache (per block), and the compiler.
 pub(crate) struct Jit {
     isa: Option<OwnedTargetIsa>,
@@ -304,20 +317,18 @@ impl Jit {
         if self.isa.is_none() {
             return false;
         }
-        let threshold = self.threshold;
+        let (threshold, busy) = (self.threshold, self.busy);
         let p = self.page(block);
-        p.heat = p.heat.saturating_add(n.min(u64::from(u32::MAX)) as u32);
-        p.heat >= threshold && !p.failed && !p.pending && !self.busy
+        add(&mut p.heat, n) >= threshold && p.idle() && !busy
     }
 
     /// Counts `n` instructions run interpreted in `block` after its code left at a cold op; true
     /// once they add up to a quarter of the threshold: the page should be compiled again,
     /// whole, its current code running meanwhile.
     pub(crate) fn cold(&mut self, block: usize, n: u64) -> bool {
-        let threshold = self.threshold / 4;
+        let (threshold, busy) = (self.threshold / 4, self.busy);
         let p = self.page(block);
-        p.cold = p.cold.saturating_add(n.min(u64::from(u32::MAX)) as u32);
-        p.cold >= threshold && !p.failed && !p.pending && !self.busy
+        add(&mut p.cold, n) >= threshold && p.idle() && !busy
     }
 
     /// Forgets the compiled code of `block` (its slots changed), and any compile of it under
@@ -361,7 +372,7 @@ impl Jit {
         let generation = p.generation;
         // only the ops the page ran: the function stays small (compile time and memory grow
         // with it), and what the page had not run leaves through EXIT_COLD
-        let live: Vec<bool> = (0..ops.len().min(1024)).map(|i| seen.get(i).copied().unwrap_or(false)).collect();
+        let live = seen.to_vec();
         if let Some(c) = &mut self.inline {
             let code = c.compile(ops, &live, ext_m);
             self.install(Done { block, generation, epoch, code });
