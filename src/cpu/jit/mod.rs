@@ -134,30 +134,27 @@ impl Drop for Code {
     }
 }
 
-/// The compiler proper: a target and reusable contexts.
+/// The compiler proper: Cranelift for the host.
 struct Compiler {
     isa: OwnedTargetIsa,
-    ctx: Context,
-    fctx: FunctionBuilderContext,
 }
 
 impl Compiler {
     fn new(isa: OwnedTargetIsa) -> Compiler {
-        Compiler { isa, ctx: Context::new(), fctx: FunctionBuilderContext::new() }
+        Compiler { isa }
     }
 
     /// The native code of the `live` ops of one page, or `None` if Cranelift refused it.
     fn compile(&mut self, ops: &[Op], live: &[bool], ext_m: bool) -> Option<Code> {
-        self.ctx.clear();
-        emit::build(&mut self.ctx, &mut self.fctx, &self.isa, ops, live, ext_m);
-        let code = match self.ctx.compile(&*self.isa, &mut ControlPlane::default()) {
+        // fresh contexts each time: a page's function is large (thousands of blocks), and
+        // contexts kept from page to page would keep their high-water mark for the whole run
+        let (mut ctx, mut fctx) = (Context::new(), FunctionBuilderContext::new());
+        emit::build(&mut ctx, &mut fctx, &self.isa, ops, live, ext_m);
+        let code = match ctx.compile(&*self.isa, &mut ControlPlane::default()) {
             Ok(c) if c.buffer.relocs().is_empty() => Code::new(c.code_buffer()),
             _ => None,
         };
-        // a page's function is large (thousands of blocks): give the compiler's memory back
-        // rather than keep its high-water mark for the rest of the run
-        self.ctx = Context::new();
-        self.fctx = FunctionBuilderContext::new();
+        drop((ctx, fctx));
         // SAFETY: malloc_trim only returns free heap memory to the system
         unsafe { libc::malloc_trim(0) };
         code
