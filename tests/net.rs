@@ -1,11 +1,12 @@
 //! User-mode networking: the guest fetches a file from an HTTP server on the host's 127.0.0.1
-//! (reached as 10.0.2.2) and its checksum matches.
+//! (reached as 10.0.2.2) and its checksum matches; then it serves that file back from its own
+//! HTTP server through a host port forward (`hostfwd`) and the host's copy matches too.
 
 mod guest;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 use guest::{images, Guest};
 
@@ -32,6 +33,42 @@ fn serve(body: Vec<u8>) -> u16 {
     port
 }
 
+/// A free TCP port on 127.0.0.1 (the listener is closed again; semu binds it next).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `GET /path` from 127.0.0.1:`port` over HTTP/1.0, retried until `timeout`; the body of the
+/// first 200 answer.
+fn fetch(port: u16, path: &str, timeout: Duration) -> Vec<u8> {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let attempt = (|| -> std::io::Result<Vec<u8>> {
+            let mut s = TcpStream::connect(("127.0.0.1", port))?;
+            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+            write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+            let mut resp = Vec::new();
+            s.read_to_end(&mut resp)?;
+            Ok(resp)
+        })();
+        match attempt {
+            Ok(resp) => {
+                let head_end = resp.windows(4).position(|w| w == b"\r\n\r\n");
+                match head_end {
+                    Some(n) if resp.starts_with(b"HTTP/1.0 200") || resp.starts_with(b"HTTP/1.1 200") => {
+                        return resp[n + 4..].to_vec()
+                    }
+                    _ => last = String::from_utf8_lossy(&resp[..resp.len().min(200)]).into_owned(),
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("no 200 answer from 127.0.0.1:{port}{path} within {timeout:?}; last: {last}");
+}
+
 fn sha256(data: &[u8]) -> String {
     let path = std::env::temp_dir().join(format!("semu-net-{}.bin", std::process::id()));
     std::fs::write(&path, data).unwrap();
@@ -41,7 +78,7 @@ fn sha256(data: &[u8]) -> String {
 }
 
 #[test]
-fn guest_downloads_a_file_from_the_host_through_user_mode_networking() {
+fn guest_fetches_from_and_serves_to_the_host_through_user_mode_networking() {
     let img = images();
     // 512 KiB of pseudo-random bytes.
     let mut x: u32 = 0x1234_5678;
@@ -55,6 +92,7 @@ fn guest_downloads_a_file_from_the_host_through_user_mode_networking() {
         .collect();
     let want = sha256(&body);
     let port = serve(body);
+    let fwd = free_port();
 
     let dir = std::env::temp_dir().join(format!("semu-net-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -86,6 +124,7 @@ kind = "aclint"
 name = "net0"
 kind = "virtio-net"
 backend = "user"
+hostfwd = ["tcp:127.0.0.1:{fwd}-:8080"]
 "#,
             k = img.join("Image").display(),
             i = img.join("initramfs.cpio").display()
@@ -102,6 +141,12 @@ backend = "user"
     assert!(addr.contains("10.0.2.15/24"), "{addr}");
     let got = g.ok(&format!("wget -q -O /tmp/blob http://10.0.2.2:{port}/blob && sha256sum /tmp/blob"), t);
     assert!(got.contains(&want), "guest sha256: {got}\nhost sha256: {want}");
+
+    // The other way: the guest serves the file, the host fetches it through the forward.
+    g.ok("mkdir -p /tmp/www && cp /tmp/blob /tmp/www/back && httpd -p 8080 -h /tmp/www", t);
+    let back = fetch(fwd, "/back", t);
+    assert_eq!(back.len(), 512 * 1024, "served back through hostfwd");
+    assert_eq!(sha256(&back), want, "the host's copy of the guest's file differs");
     g.send("poweroff -f\n");
     assert_eq!(g.wait_exit(Duration::from_secs(60)).code(), Some(0), "{}", g.out);
     let _ = std::fs::remove_dir_all(&dir);
