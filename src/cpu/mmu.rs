@@ -69,8 +69,11 @@ pub(crate) struct Tlb {
     pub r: [Entry; TLB_ENTRIES],
     pub w: [Entry; TLB_ENTRIES],
     pub x: [XEntry; TLB_ENTRIES],
-    /// Whether some entry comes from a superpage (an address-specific flush must then scan).
-    superpages: bool,
+    /// One bit per 4 MiB region of the address space: set when an entry in that region was filled
+    /// from a superpage, whose other pages an address-specific flush of the region must drop too.
+    /// (Linux flushes single pages often, in regions it maps with 4 KiB pages, e.g. the fixmap;
+    /// scanning every table on each such flush took most of the boot's time.)
+    superpage_regions: [u64; 16],
 }
 
 impl Tlb {
@@ -78,14 +81,23 @@ impl Tlb {
         self.r.fill(EMPTY);
         self.w.fill(EMPTY);
         self.x.fill(XEMPTY);
-        self.superpages = false;
+        self.superpage_regions = [0; 16];
+    }
+
+    /// Records that an entry for `va` came from a superpage (when `superpage`).
+    #[inline(always)]
+    fn note_superpage(&mut self, va: u32, superpage: bool) {
+        let region = (va >> 22) as usize;
+        self.superpage_regions[region / 64] |= u64::from(superpage) << (region % 64);
     }
 
     fn flush_page(&mut self, va: u32) {
         let i = index(va);
         let tag = va & !0xfff;
-        if self.superpages {
-            let region = va >> 22;
+        let region = va >> 22;
+        let (word, bit) = (region as usize / 64, 1u64 << (region % 64));
+        if self.superpage_regions[word] & bit != 0 {
+            self.superpage_regions[word] &= !bit;
             for e in self.r.iter_mut().chain(self.w.iter_mut()) {
                 if e.tag != NO_TAG && e.tag >> 22 == region {
                     *e = EMPTY;
@@ -139,7 +151,7 @@ impl Mmu {
                 r: [EMPTY; TLB_ENTRIES],
                 w: [EMPTY; TLB_ENTRIES],
                 x: [XEMPTY; TLB_ENTRIES],
-                superpages: false,
+                superpage_regions: [0; 16],
             })
         };
         Self {
@@ -307,7 +319,7 @@ impl Hart {
             // (RAM offsets below 2^32 are what entries can hold; larger RAM is not reachable)
             if let Some(off) = ram.offset(w.pa & !0xfff, PAGE as u64).filter(|&o| o as u64 + PAGE as u64 <= 1 << 32) {
                 let set = &mut self.mmu.sets[self.mmu.data_set];
-                set.superpages |= w.superpage;
+                set.note_superpage(va, w.superpage);
                 let e = Entry { tag: va & !0xfff, addend: (off as u32).wrapping_sub(va & !0xfff) };
                 match acc {
                     Access::Load => set.r[index(va)] = e,
@@ -342,7 +354,7 @@ impl Hart {
             }
             let e = XEntry { tag, off, block };
             let set = &mut self.mmu.sets[self.mmu.fetch_set];
-            set.superpages |= w.superpage;
+            set.note_superpage(pc, w.superpage);
             set.x[i] = e;
             e
         };

@@ -151,6 +151,38 @@ fn tlb_holds_translations_until_sfence_vma() {
 }
 
 #[test]
+fn sfence_vma_of_one_address_drops_its_whole_superpage() {
+    let mut m = with_code(false);
+    // a 4 KiB-mapped page in another region, cached first
+    let small = 0x4000_0000;
+    m.map(small, 0x8004_0000, PTE_R | PTE_W | PTE_A | PTE_D);
+    assert_eq!(exec(&mut m, Priv::S, sw(T0, T1, 0), small), None);
+    m.map_super(0xc000_0000, 0x8000_0000, PTE_R | PTE_W | PTE_A | PTE_D);
+    for round in 0..2 {
+        m.map_super(0xc000_0000, 0x8000_0000, PTE_R | PTE_W | PTE_A | PTE_D);
+        // two pages of the superpage in the TLB
+        assert_eq!(exec(&mut m, Priv::S, sw(T0, T1, 0), 0xc004_0000), None);
+        assert_eq!(exec(&mut m, Priv::S, sw(T0, T1, 0), 0xc005_3000), None);
+        // read-only now; flushing one address of it must drop the other page's entry too
+        m.map_super(0xc000_0000, 0x8000_0000, PTE_R | PTE_A);
+        assert_eq!(exec(&mut m, Priv::S, sw(T0, T1, 0), 0xc005_3000), None, "round {round}: stale entry still used");
+        assert_eq!(exec(&mut m, Priv::S, sfence_vma(T1, 0), 0xc004_0000), None);
+        assert_eq!(
+            exec(&mut m, Priv::S, sw(T0, T1, 0), 0xc005_3000),
+            Some(15),
+            "round {round}: whole superpage flushed"
+        );
+    }
+    // a single-page flush elsewhere leaves the 4 KiB page's own entry alone
+    let a = m.pte_addr(small);
+    m.w32(a, m.r32(a) & !PTE_W);
+    assert_eq!(exec(&mut m, Priv::S, sfence_vma(T1, 0), 0xc004_0000), None);
+    assert_eq!(exec(&mut m, Priv::S, sw(T0, T1, 0), small), None, "other regions keep their entries");
+    assert_eq!(exec(&mut m, Priv::S, sfence_vma(T1, 0), small), None);
+    assert_eq!(exec(&mut m, Priv::S, sw(T0, T1, 0), small), Some(15));
+}
+
+#[test]
 fn sfence_vma_privilege() {
     let mut m = with_code(true);
     let w = sfence_vma(0, 0);
