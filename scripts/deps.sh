@@ -5,6 +5,11 @@
 # Does nothing (and says so) when everything is there.
 set -euo pipefail
 
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+    sudo="sudo -n" # never wait at a password prompt (CI has no standard input)
+fi
+
 pkgs=(gcc-riscv64-unknown-elf device-tree-compiler libslirp-dev libglib2.0-dev pkg-config gdb-multiarch e2fsprogs)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -12,14 +17,26 @@ for p in "${pkgs[@]}"; do
 done
 if ((${#missing[@]})); then
     echo "deps: installing ${missing[*]}"
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
     echo "deps: system packages present"
 fi
 if ! python3 -m check_jsonschema --version >/dev/null 2>&1; then
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        echo "deps: pip missing: installing Debian package python3-pip"
+        $sudo apt-get update -q
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-pip
+    fi
     echo "deps: installing check-jsonschema (PyPI)"
-    python3 -m pip install -q check-jsonschema
+    # Debian's own Python refuses pip installs outside a venv (PEP 668); this tool is only ours.
+    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check check-jsonschema
+fi
+if command -v rustup >/dev/null 2>&1; then
+    for c in rustfmt clippy; do
+        if ! rustup component list --installed 2>/dev/null | grep -q "^$c"; then
+            echo "deps: installing the Rust component $c"
+            rustup component add "$c"
+        fi
+    done
 fi

@@ -240,6 +240,19 @@ fn stats_report_instructions_mips_and_hit_rates() {
     assert!(decoded >= 10.0 && decoded <= retired, "{}", out.stderr);
 }
 
+/// A check that fails ends `semu run` with the check's number as exit status (tohost = (7 << 1) | 1),
+/// in both tiers.
+#[test]
+fn a_failing_check_ends_semu_with_its_number() {
+    let elf = build("own", "must_fail");
+    for extra in [&[][..], &["--jit-threshold", "0"][..]] {
+        let out = run_semu(&elf, extra);
+        assert!(!out.timed_out, "must_fail timed out ({extra:?})");
+        assert_eq!(out.status.and_then(|s| s.code()), Some(7), "{extra:?}: {}", out.stderr);
+        assert!(out.stderr.contains("tohost reports failure: test 7"), "{extra:?}: {}", out.stderr);
+    }
+}
+
 /// One `#[test]` per program: `name => (suite, program)`.
 macro_rules! isa_tests {
     ($($name:ident => ($suite:literal, $prog:literal),)*) => {

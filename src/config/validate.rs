@@ -655,6 +655,22 @@ fn plan_boot(
                     ));
                 }
             }
+            if let Some(t) = tohost {
+                if t % 4 != 0 || t < ram_base || t + 4 > layout.dtb {
+                    let from = if b.tohost.is_some() { "" } else { " (the ELF's `tohost` symbol)" };
+                    let msg = format!(
+                        "tohost {t:#x}{from} must be a 4-byte aligned word in RAM {ram_base:#x}..{:#x} (the top {} KiB \
+                         hold the DTB): semu reads the program's verdict there",
+                        layout.dtb,
+                        loader::DTB_RESERVE >> 10
+                    );
+                    return Err(match (&b.tohost, &kernel) {
+                        (Some(st), _) => cx.err(st, "boot.tohost", msg),
+                        (None, Some((k, _))) => cx.err(k, "boot.tohost", msg),
+                        (None, None) => cx.file.error(table_span(cx.file, "boot"), msg).field("boot.tohost"),
+                    });
+                }
+            }
             layout
         }
     };

@@ -258,3 +258,28 @@ pub fn run_cli(spec: Validated, args: &crate::cli::RunArgs) -> anyhow::Result<i3
     }
     Ok(status)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses_follow_the_guest() {
+        let cases = [
+            (RunExit::PowerOff(0), 0),
+            (RunExit::PowerOff(1), 1), // SRST shutdown, reason "system failure"
+            (RunExit::Reboot, EXIT_REBOOT),
+            (RunExit::Quit, 0),
+            (RunExit::ToHost(1), 0),
+            (RunExit::ToHost((7 << 1) | 1), 7),
+            // exit statuses have 8 bits: a failure never reads as success
+            (RunExit::ToHost((256 << 1) | 1), 1),
+            (RunExit::ToHost((0x407 << 1) | 1), 7),
+            (RunExit::InstructionLimit, EXIT_INSTRUCTION_LIMIT),
+            (RunExit::Fatal("x".into()), 2),
+        ];
+        for (exit, want) in cases {
+            assert_eq!(exit_status(&exit), want, "{exit:?}");
+        }
+    }
+}
