@@ -91,6 +91,35 @@ fn faulting_loads_leave_rd_unchanged() {
 }
 
 #[test]
+fn every_load_with_rd_eq_rs1_faults_precisely_then_retries() {
+    // (funct3, value loaded from the word 0x8081_82f3 at offset 0x20)
+    let loads = [(0, 0xffff_fff3u32), (1, 0xffff_82f3), (2, 0x8081_82f3), (4, 0xf3), (5, 0x82f3)];
+    for (f3, want) in loads {
+        let load = i(0x20, T1, f3, T1, 0x03); // rd == rs1 == t1
+        let what = crate::cpu::decode(load).to_string();
+        let mut m = Machine::new(1);
+        m.map(CODE, u64::from(CODE), PTE_R | PTE_X | PTE_A);
+        m.map(DATA_VA, DATA_PA, PTE_X | PTE_A); // execute-only: loads fault (no MXR)
+        m.enable_sv32(0);
+        m.w32(DATA_PA + 0x20, 0x8081_82f3);
+        m.load(CODE, &[sfence_vma(0, 0), load]);
+        let attempt = |m: &mut Machine| {
+            m.harts[0].set_privilege(Priv::S);
+            m.harts[0].set_pc(CODE);
+            m.set_reg(0, T1, DATA_VA);
+            m.steps(0, 2);
+        };
+        attempt(&mut m);
+        assert_eq!((m.harts[0].pc(), m.csr(0, 0x342), m.csr(0, 0x343)), (MTVEC, 13, DATA_VA + 0x20), "{what}");
+        assert_eq!((m.csr(0, 0x341), m.reg(0, T1)), (CODE + 4, DATA_VA), "{what}: rd (= rs1) unchanged");
+        let a = m.pte_addr(DATA_VA);
+        m.w32(a, m.r32(a) | PTE_R);
+        attempt(&mut m);
+        assert_eq!((m.harts[0].pc(), m.reg(0, T1)), (CODE + 8, want), "{what}: retry");
+    }
+}
+
+#[test]
 fn lr_sc_reservations_across_harts() {
     let mut m = Machine::new(2);
     let addr = 0x8004_0000u32;

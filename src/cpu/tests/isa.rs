@@ -113,6 +113,36 @@ fn csr_faults_leave_rd_unchanged() {
 }
 
 #[test]
+fn csr_instructions_with_rd_eq_rs1_fault_precisely_then_retry() {
+    // (instruction with rd == rs1 == t0, CSR, its value, t0, privilege that faults, one that may,
+    // CSR and t0 after the retry)
+    let cases = [
+        (csrrw(T0, 0x340, T0), 0x340, 0x1111u32, 0x2222u32, Priv::S, Priv::M, 0x2222u32, 0x1111u32),
+        (csrrs(T0, 0x340, T0), 0x340, 0x00f0, 0x0f00, Priv::U, Priv::M, 0x0ff0, 0x00f0),
+        (csrrc(T0, 0x140, T0), 0x140, 0x00ff, 0x000f, Priv::U, Priv::S, 0x00f0, 0x00ff),
+    ];
+    for (w, csr, value, t0, bad, good, want_csr, want_t0) in cases {
+        let what = crate::cpu::decode(w).to_string();
+        let mut m = Machine::new(1);
+        m.load(CODE, &[w]);
+        for p in [bad, good] {
+            m.harts[0].set_csr(csr, value);
+            m.harts[0].set_privilege(p);
+            m.harts[0].set_pc(CODE);
+            m.set_reg(0, T0, t0);
+            m.step(0);
+            if p == bad {
+                assert_eq!((m.harts[0].pc(), m.csr(0, 0x342), m.csr(0, 0x343)), (MTVEC, 2, w), "{what} in {p:?}");
+                assert_eq!((m.reg(0, T0), m.csr(0, csr)), (t0, value), "{what} in {p:?}: rd and CSR unchanged");
+            } else {
+                assert_eq!(m.harts[0].pc(), CODE + 4, "{what} in {p:?}");
+                assert_eq!((m.reg(0, T0), m.csr(0, csr)), (want_t0, want_csr), "{what} in {p:?}: retry");
+            }
+        }
+    }
+}
+
+#[test]
 fn csr_views_and_warl() {
     let mut m = Machine::new(1);
     let h = &mut m.harts[0];
