@@ -128,7 +128,8 @@ pub enum ClockKind {
     /// The host's monotonic clock.
     #[default]
     Host,
-    /// Retired instructions (100 per tick): two runs are identical.
+    /// Retired instructions (100 per tick): two runs with the same console input and no host
+    /// entropy or network (virtio-rng, virtio-net) are identical.
     Instret,
 }
 
