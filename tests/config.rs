@@ -109,17 +109,24 @@ fn broken_cases() -> Vec<Case> {
     let dev = |extra: &str| format!("{GOOD}\n{extra}");
     vec![
         case("toml syntax", edit("[memory]", "[memory"), Some("[memory"), None, None, "unclosed table"),
-        case("wrong type", edit("size = \"64MiB\"", "size = true"), Some("size = true"), None, Some("size"), "size"),
+        case(
+            "wrong type",
+            edit("size = \"64MiB\"", "size = true"),
+            Some("size = true"),
+            None,
+            Some("memory.size"),
+            "size",
+        ),
         case("unknown top-level table", dev("[cpux]\nharts = 2"), Some("[cpux]"), None, None, "unknown field `cpux`"),
         case(
             "unknown memory field",
             edit("size = \"64MiB\"", "size = \"64MiB\"\nsise = 3"),
             Some("sise"),
             None,
-            Some("sise"),
+            Some("memory.sise"),
             "unknown field `sise`",
         ),
-        case("bad size unit", edit("\"64MiB\"", "\"64 parsecs\""), Some("parsecs"), None, Some("size"), "unit"),
+        case("bad size unit", edit("\"64MiB\"", "\"64 parsecs\""), Some("parsecs"), None, Some("memory.size"), "unit"),
         case(
             "memory too small",
             edit("\"64MiB\"", "\"512KiB\""),
@@ -160,7 +167,7 @@ fn broken_cases() -> Vec<Case> {
             dev("[cpu.amo]\nmisaligned = \"sometimes\""),
             Some("sometimes"),
             None,
-            Some("misaligned"),
+            Some("cpu.amo.misaligned"),
             "sometimes",
         ),
         case(

@@ -248,33 +248,101 @@ pub struct DeviceEntry {
 /// Keys of a `[[device]]` table that are not the kind's own options.
 pub const COMMON_KEYS: &[&str] = &["name", "kind", "base", "irq", "irq-parent"];
 
-/// A machine file's text parsed into [`MachineFile`], with errors naming file and line.
+/// A machine file's text parsed into [`MachineFile`], with errors naming file, line, field and,
+/// inside a `[[device]]` table, the device.
 pub fn parse(file: &semu_api::SourceFile) -> Result<MachineFile, semu_api::ConfigError> {
     let doc = toml::de::DeTable::parse(&file.text).map_err(|e| {
         let mut err = file.error(e.span(), e.message().trim());
-        err.field = field_of(&file.text, e.span());
+        err.field = place_of(&file.text, e.span()).field;
         err
     })?;
     MachineFile::deserialize(toml::de::Deserializer::from(doc)).map_err(|e| {
         let message = e.message().trim();
         let mut err = file.error(e.span(), message);
-        err.field = semu_api::missing_field(message).or_else(|| field_of(&file.text, e.span()));
+        let place = place_of(&file.text, e.span());
+        err.field = match semu_api::missing_field(message) {
+            // a key missing from the table the span points at
+            Some(key) => Some(match &place.table {
+                Some(t) if place.instance.is_none() => format!("{t}.{key}"),
+                _ => key,
+            }),
+            None => place.field,
+        };
+        err.instance = place.instance;
         err
     })
 }
 
-/// The key on the line of `span`: `key` of a `key = value` line, or the name of a `[table]`.
-fn field_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<String> {
-    let at = span?.start.min(text.len());
-    let start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
-    let line = text[start..].lines().next()?.trim();
-    if let Some(table) = line.strip_prefix('[') {
-        let name = table.trim_start_matches('[').split(']').next().unwrap_or("").trim();
-        return (!name.is_empty()).then(|| name.to_string());
-    }
+/// Where a parse error's span lies, read from the text around it.
+#[derive(Debug, Default, PartialEq)]
+struct Place {
+    /// The enclosing `[table]` (dotted), if any and not a `[[device]]`.
+    table: Option<String>,
+    /// The `name` of the enclosing `[[device]]` table, if any.
+    instance: Option<String>,
+    /// The key on the span's line, prefixed with the enclosing table outside `[[device]]` tables;
+    /// on a header line, the table's name.
+    field: Option<String>,
+}
+
+/// The header name of a `[table]` or `[[array]]` line.
+fn header(line: &str) -> Option<&str> {
+    let name = line.strip_prefix('[')?.trim_start_matches('[').split(']').next()?.trim();
+    (!name.is_empty()).then_some(name)
+}
+
+/// The key of a `key = value` line.
+fn key_of(line: &str) -> Option<&str> {
     let (key, _) = line.split_once('=')?;
     let key = key.trim();
-    (!key.is_empty()).then(|| key.to_string())
+    (!key.is_empty() && !key.starts_with('#')).then_some(key)
+}
+
+fn place_of(text: &str, span: Option<std::ops::Range<usize>>) -> Place {
+    let Some(at) = span.map(|s| s.start.min(text.len())) else { return Place::default() };
+    let start = text.get(..at).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("").trim();
+    // the enclosing header: this line's, or the nearest one above
+    let above = text[..start].lines().rev().map(str::trim);
+    let (head_line, section_start) = if header(line).is_some() {
+        (Some(line), start)
+    } else {
+        match above.clone().position(|l| header(l).is_some()) {
+            Some(n) => {
+                let l = above.clone().nth(n).unwrap_or("");
+                // offset of the header line: the lines after it up to `start`
+                let after: usize = text[..start].lines().rev().take(n).map(|l| l.len() + 1).sum();
+                (Some(l), start - after)
+            }
+            None => (None, start),
+        }
+    };
+    let is_device = head_line.is_some_and(|h| h.starts_with("[[") && header(h) == Some("device"));
+    let table = head_line.filter(|_| !is_device).and_then(header).map(str::to_string);
+    let instance = is_device
+        .then(|| {
+            // `name = "…"` between this header and the next
+            text[section_start..]
+                .lines()
+                .map(str::trim)
+                .enumerate()
+                .take_while(|(i, l)| *i == 0 || header(l).is_none())
+                .find_map(|(_, l)| {
+                    let (k, v) = l.split_once('=')?;
+                    (k.trim() == "name").then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+                })
+        })
+        .flatten()
+        .filter(|n| !n.is_empty());
+    let field = match (header(line), key_of(line)) {
+        (Some(h), _) => Some(h.to_string()),
+        (None, Some(k)) => Some(match &table {
+            Some(t) => format!("{t}.{k}"),
+            None => k.to_string(),
+        }),
+        (None, None) => None,
+    };
+    Place { table, instance, field }
 }
 
 /// Reads, parses and validates the machine file at `path`, with command-line overrides.
@@ -289,4 +357,34 @@ pub fn load(path: &std::path::Path, ov: &Overrides) -> Result<Validated, semu_ap
     let file = semu_api::SourceFile::new(path, text);
     let parsed = parse(&file)?;
     validate(&file, parsed, ov)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{place_of, Place};
+
+    fn at(text: &str, needle: &str) -> Place {
+        let i = text.find(needle).expect("needle");
+        place_of(text, Some(i..i + needle.len()))
+    }
+
+    #[test]
+    fn places_name_table_field_and_device() {
+        let text =
+            "description = \"x\"\n[cpu.amo]\nmisaligned = 3\n\n[[device]]\nname = \"uart0\"\nkind = \"uart8250\"\n\
+                    [[device]]\nkind = \"plic\"\nbase = \"no\"\nname = 'plic0'\n[[device]]\nirq = 1\n";
+        let p = |t: Option<&str>, i: Option<&str>, f: Option<&str>| Place {
+            table: t.map(Into::into),
+            instance: i.map(Into::into),
+            field: f.map(Into::into),
+        };
+        assert_eq!(at(text, "\"x\""), p(None, None, Some("description")));
+        assert_eq!(at(text, "3"), p(Some("cpu.amo"), None, Some("cpu.amo.misaligned")));
+        assert_eq!(at(text, "[cpu.amo]"), p(Some("cpu.amo"), None, Some("cpu.amo")));
+        assert_eq!(at(text, "\"uart8250\""), p(None, Some("uart0"), Some("kind")));
+        // the name may come after the key in error, and belongs to its own table only
+        assert_eq!(at(text, "\"no\""), p(None, Some("plic0"), Some("base")));
+        assert_eq!(at(text, "irq = 1"), p(None, None, Some("irq")));
+        assert_eq!(place_of(text, None), Place::default());
+    }
 }
