@@ -42,6 +42,18 @@ fn cpus_memory_and_chosen() {
 }
 
 #[test]
+fn the_isa_string_is_what_the_harts_advertise() {
+    let s = Scratch::new("fdt-isa");
+    let text = GOOD.replace("[boot]", "[cpu]\nisa = \"RV32IA_Zicsr\"\n\n[boot]");
+    let (v, root, _) = tree(&text, &s);
+    let cpu = root.find("/cpus/cpu@0").unwrap();
+    assert_eq!(cpu.str("riscv,isa").as_deref(), Some("rv32ia_zicsr"));
+    assert_eq!(cpu.strs("riscv,isa-extensions").unwrap(), ["i", "a", "zicsr"]);
+    // and the harts built from it lack what it leaves out (M, Zifencei, Zicntr)
+    assert!(!v.isa.has("m") && !v.isa.has("zifencei") && !v.isa.has("zicntr"));
+}
+
+#[test]
 fn soc_devices_sorted_with_interrupts() {
     let s = Scratch::new("fdt-soc");
     let (v, root, _) = tree(GOOD, &s);

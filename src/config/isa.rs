@@ -51,6 +51,12 @@ impl Isa {
         if found.len() != extensions.len() {
             return Err(format!("ISA \"{s}\": an extension is named twice"));
         }
+        if !extensions.contains(&"zicsr") {
+            return Err(format!(
+                "ISA \"{s}\" lacks zicsr, which the privileged architecture (M, S and U modes, traps, \
+                 paging) needs: add _zicsr"
+            ));
+        }
         Ok(Self { extensions })
     }
 
@@ -82,7 +88,8 @@ mod tests {
         let isa = Isa::parse("RV32IMA_Zicsr_Zifencei").unwrap();
         assert_eq!(isa.canonical(), "rv32ima_zicsr_zifencei");
         assert!(isa.has("a") && !isa.has("zicntr"));
-        assert_eq!(Isa::parse("rv32ia").unwrap().canonical(), "rv32ia");
+        assert_eq!(Isa::parse("rv32ia_zicsr").unwrap().canonical(), "rv32ia_zicsr");
+        assert!(Isa::parse("rv32ima").unwrap_err().contains("lacks zicsr"));
         assert!(Isa::parse("rv64ima").unwrap_err().contains("RV32"));
         assert!(Isa::parse("rv32imac").unwrap_err().contains("\"c\""));
         assert!(Isa::parse("rv32gc").unwrap_err().contains("F and D"));

@@ -123,6 +123,9 @@ impl Hart {
     pub(crate) fn read_csr(&self, addr: u16, lines: u32, now: u64) -> Option<u32> {
         let c = &self.csr;
         let sstatus_mask = SSTATUS_WRITABLE;
+        if !self.cfg.ext_zicntr && matches!(addr, 0xc00..=0xc02 | 0xc80..=0xc82) {
+            return None;
+        }
         Some(match addr {
             0x100 => c.mstatus & sstatus_mask,
             0x104 => c.mie & c.mideleg,

@@ -207,6 +207,7 @@ impl Hart {
                 self.set_x(rd, old);
             }
             Insn::Fence { .. } => {}
+            Insn::FenceI if !self.cfg.ext_zifencei => return Err(self.illegal(sys).into()),
             Insn::FenceI => sh.drain_device_writes(&mut sys.ram),
             Insn::Ecall => {
                 return Err(match self.privilege {

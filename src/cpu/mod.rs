@@ -52,11 +52,23 @@ pub struct HartConfig {
     pub ext_m: bool,
     /// Whether the A extension is present.
     pub ext_a: bool,
+    /// Whether Zifencei is present (otherwise `fence.i` is illegal).
+    pub ext_zifencei: bool,
+    /// Whether Zicntr is present (otherwise the user counters `cycle`, `time` and `instret` do not
+    /// exist: accessing them is illegal).
+    pub ext_zicntr: bool,
 }
 
 impl Default for HartConfig {
     fn default() -> Self {
-        Self { reservation_granule: 64, misaligned_amo: MisalignedAmo::Trap, ext_m: true, ext_a: true }
+        Self {
+            reservation_granule: 64,
+            misaligned_amo: MisalignedAmo::Trap,
+            ext_m: true,
+            ext_a: true,
+            ext_zifencei: true,
+            ext_zicntr: true,
+        }
     }
 }
 

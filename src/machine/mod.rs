@@ -81,6 +81,8 @@ impl Machine {
             },
             ext_m: spec.isa.has("m"),
             ext_a: spec.isa.has("a"),
+            ext_zifencei: spec.isa.has("zifencei"),
+            ext_zicntr: spec.isa.has("zicntr"),
         };
         let mut harts: Vec<Hart> = (0..spec.harts).map(|i| Hart::new(i, &cfg)).collect();
         let kernel =

@@ -60,9 +60,18 @@ fn illegal_encodings_trap_with_the_word() {
 
 #[test]
 fn disabled_extensions_are_illegal() {
-    let cfg = crate::cpu::HartConfig { ext_m: false, ext_a: false, ..Default::default() };
+    let cfg = crate::cpu::HartConfig {
+        ext_m: false,
+        ext_a: false,
+        ext_zifencei: false,
+        ext_zicntr: false,
+        ..Default::default()
+    };
     let mut m = Machine::with_config(1, cfg);
-    for w in [mul(A0, A1, A2), lr(A0, A1), amo(0, A0, A1, A2)] {
+    m.harts[0].set_csr(0x306, 7); // mcounteren: the counters would be open to S
+    let fence_i = 0x0000_100f;
+    for w in [mul(A0, A1, A2), lr(A0, A1), amo(0, A0, A1, A2), fence_i, csrrs(A0, 0xc00, ZERO), csrrs(A0, 0xc81, ZERO)]
+    {
         m.load(CODE, &[w]);
         m.harts[0].set_pc(CODE);
         m.set_reg(0, A0, 5);
