@@ -18,4 +18,13 @@ echo "== semu validate machines/*.toml"
 cargo run --release -q -- validate machines/*.toml
 echo "== check-jsonschema machines/*.toml"
 python3 -m check_jsonschema --schemafile schema/machine.schema.json --force-filetype toml machines/*.toml
+echo "== check-jsonschema rejects what the schema can express of tests/broken/"
+for f in harts-zero harts-too-many granule-not-power-of-two timebase-zero clock-unknown missing-kind \
+    type-harts-is-string type-size-is-bool unknown-memory-field unknown-top-level-table; do
+    if python3 -m check_jsonschema --schemafile schema/machine.schema.json --force-filetype toml \
+        "tests/broken/$f.toml" >/dev/null 2>&1; then
+        echo "check-jsonschema accepted tests/broken/$f.toml: the schema is looser than semu" >&2
+        exit 1
+    fi
+done
 echo "== all tests passed"

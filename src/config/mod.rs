@@ -81,7 +81,7 @@ fn default_ram_base() -> Spanned<u64> {
 pub struct Cpu {
     /// Number of harts (1 to 32).
     #[serde(default = "default_harts")]
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", range(min = 1, max = 32))]
     pub harts: Spanned<u32>,
     /// ISA string, checked against what semu implements (`rv32ima_zicsr_zifencei_zicntr`).
     #[serde(default = "default_isa")]
@@ -89,7 +89,7 @@ pub struct Cpu {
     pub isa: Spanned<String>,
     /// Ticks per second of `mtime` and the `time` CSR.
     #[serde(default = "default_timebase")]
-    #[schemars(with = "u64")]
+    #[schemars(with = "u64", range(min = 1, max = 4_294_967_295u64))]
     pub timebase_frequency: Spanned<u64>,
     /// Where time comes from: the host clock, or retired instructions (deterministic runs).
     #[serde(default)]
@@ -139,7 +139,7 @@ pub enum ClockKind {
 pub struct Amo {
     /// LR/SC reservation granule in bytes (a power of two, 4 to 4096).
     #[serde(default = "default_granule")]
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", extend("enum" = [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]))]
     pub reservation_granule: Spanned<u32>,
     /// What a misaligned AMO does: raise an address-misaligned exception, or complete.
     #[serde(default)]
