@@ -3,6 +3,10 @@
 //! `Ctrl-A Ctrl-A` reaches the guest as one `Ctrl-A`; on every way out (quit, guest power-off,
 //! a fatal signal) the terminal is left exactly as it was found.
 //!
+//! Panics and faults cannot be provoked in semu from outside, so the tests of those run this test
+//! binary again as a child process ([`child`]) that uses `semu::term` the way semu does, puts
+//! the pty in raw mode and then panics in a thread, faults, overflows its stack or aborts.
+//!
 //! Every wait has a deadline, and a [`Session`] kills semu when it is dropped, so a broken semu
 //! fails the test with its terminal output instead of hanging the suite.
 
@@ -12,7 +16,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
@@ -21,6 +25,11 @@ use guest::{images, machine};
 
 const BOOT: Duration = Duration::from_secs(180);
 const CMD: Duration = Duration::from_secs(60);
+
+/// Set in the environment of a process that runs [`child`]: what it is to do.
+const CHILD: &str = "SEMU_TERM_TEST_CHILD";
+/// [`child`]'s exit status when it outlived what should have ended it.
+const STILL_RUNNING: i32 = 42;
 
 /// A pty pair. The test keeps the slave open to read its terminal state; a thread copies what
 /// arrives on the master into a channel.
@@ -112,7 +121,8 @@ struct Session {
 }
 
 impl Session {
-    fn start() -> Self {
+    /// Starts `cmd` with stdin, stdout and stderr on a fresh pty (and no core dump).
+    fn spawn(mut cmd: Command) -> Self {
         let pty = Pty::open();
         // Not quite a fresh pty's settings, so that restoring them is not the same as restoring
         // the defaults: raw mode clears ISTRIP and sets VMIN 1, VTIME 0. (A pty keeps its
@@ -125,13 +135,33 @@ impl Session {
         let before = state(&pty.termios());
         assert_eq!(before, state(&t), "the pty took the test's settings");
 
+        cmd.stdin(pty.stdio()).stdout(pty.stdio()).stderr(pty.stdio());
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                libc::setrlimit(libc::RLIMIT_CORE, &none);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn the child");
+        Self { pty, child, before }
+    }
+
+    /// `semu run` of the initramfs machine.
+    fn start() -> Self {
         let img = images();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_semu"));
         cmd.arg("run").arg(machine("initramfs.toml"));
         cmd.arg("--kernel").arg(img.join("Image")).arg("--initrd").arg(img.join("initramfs.cpio"));
-        cmd.stdin(pty.stdio()).stdout(pty.stdio()).stderr(pty.stdio());
-        let child = cmd.spawn().expect("spawn semu");
-        Self { pty, child, before }
+        Self::spawn(cmd)
+    }
+
+    /// This test binary's [`child`] test in a new process, doing `mode`.
+    fn child(mode: &str) -> Self {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", "child", "--nocapture", "--test-threads=1"]).env(CHILD, mode);
+        Self::spawn(cmd)
     }
 
     /// Waits until the output after the last match contains `pat`; returns the text up to and
@@ -243,4 +273,105 @@ fn sigterm_ends_semu_and_restores_the_terminal() {
 #[test]
 fn sighup_ends_semu_and_restores_the_terminal() {
     dies_by_signal_and_restores(libc::SIGHUP);
+}
+
+// ---- panics and faults, in a child process of this test binary --------------------------------
+
+/// Not a test by itself: the body of the child processes that the tests below start from this
+/// test binary, with [`CHILD`] set to what to do. Without it, does nothing.
+///
+/// Like `semu`: panics end the process, and the terminal (stdin, the pty) is raw; then the
+/// child dies in the way `mode` says.
+#[test]
+fn child() {
+    let Ok(mode) = std::env::var(CHILD) else { return };
+    semu::term::enter_raw(libc::STDIN_FILENO).expect("raw mode on the pty");
+    semu::term::exit_on_panic();
+    eprintln!("child: raw");
+    match mode.as_str() {
+        "panic" => {
+            let t = std::thread::Builder::new().name("semu-device".into());
+            let _ = t.spawn(|| panic!("a device model bug")).unwrap().join();
+        }
+        "fault" => {
+            // SAFETY: maps one page that cannot be read, then reads it: a real SIGSEGV.
+            unsafe {
+                let none = libc::PROT_NONE;
+                let p = libc::mmap(std::ptr::null_mut(), 4096, none, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+                assert_ne!(p, libc::MAP_FAILED);
+                std::ptr::read_volatile(p as *const u8);
+            }
+        }
+        "overflow" => {
+            let t = std::thread::Builder::new().name("semu-deep".into()).stack_size(256 << 10);
+            let _ = t.spawn(|| deep(u64::MAX)).unwrap().join();
+        }
+        "abort" => std::process::abort(),
+        "kill-segv" => {
+            // SAFETY: signalling this process.
+            unsafe { libc::kill(libc::getpid(), libc::SIGSEGV) };
+            // A signal to the process may be taken by another thread: give it time.
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        _ => unreachable!("{mode}"),
+    }
+    std::process::exit(STILL_RUNNING);
+}
+
+/// Recursion that runs out of stack: every frame's array stays in use across the call, so it
+/// cannot become a loop.
+fn deep(n: u64) -> u64 {
+    let frame = [n; 32];
+    std::hint::black_box(&frame);
+    let below = if n == 0 { 0 } else { deep(n - 1) };
+    std::hint::black_box(&frame);
+    below.wrapping_add(1)
+}
+
+/// Runs [`child`] doing `mode`; returns how it ended and what it printed, once the terminal is
+/// checked to be as it was.
+fn child_ends(mode: &str) -> (ExitStatus, String) {
+    let mut s = Session::child(mode);
+    let st = s.wait_exit(CMD);
+    assert!(s.pty.out.contains("child: raw"), "{st:?}; terminal:\n{}", s.pty.out);
+    s.assert_restored();
+    (st, std::mem::take(&mut s.pty.out))
+}
+
+#[test]
+fn a_panic_in_any_thread_ends_the_process_with_the_terminal_restored() {
+    let (st, out) = child_ends("panic");
+    // libtest also exits with 101 when a test fails: the lines say whose 101 it is.
+    assert_eq!(st.code(), Some(101), "{st:?}; terminal:\n{out}");
+    assert!(out.contains("thread 'semu-device'") && out.contains("a device model bug"), "message printed: {out}");
+    assert!(out.contains("semu: internal error: thread 'semu-device' panicked"), "{out}");
+}
+
+#[test]
+fn a_segfault_restores_the_terminal_and_still_kills_by_sigsegv() {
+    let (st, out) = child_ends("fault");
+    assert_eq!(st.signal(), Some(libc::SIGSEGV), "{st:?}; terminal:\n{out}");
+}
+
+#[test]
+fn a_stack_overflow_is_reported_and_restores_the_terminal() {
+    let (st, out) = child_ends("overflow");
+    assert!(
+        out.contains("thread 'semu-deep'") && out.contains("has overflowed its stack"),
+        "Rust's report kept: {out}"
+    );
+    assert_eq!(st.signal(), Some(libc::SIGABRT), "{st:?}; terminal:\n{out}");
+}
+
+#[test]
+fn abort_restores_the_terminal() {
+    let (st, out) = child_ends("abort");
+    assert_eq!(st.signal(), Some(libc::SIGABRT), "{st:?}; terminal:\n{out}");
+}
+
+#[test]
+fn a_sigsegv_sent_by_kill_restores_the_terminal_and_kills() {
+    // Not a fault: nothing runs the faulting instruction again, so the handler must re-raise.
+    let (st, out) = child_ends("kill-segv");
+    assert_eq!(st.signal(), Some(libc::SIGSEGV), "{st:?}; terminal:\n{out}");
 }
