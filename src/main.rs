@@ -3,6 +3,8 @@
 use clap::Parser;
 
 fn main() {
+    // A panic in any thread ends semu (with the terminal restored), never a thread alone.
+    semu::term::exit_on_panic();
     let cli = semu::cli::Cli::parse();
     match semu::cli::main_with(cli) {
         Ok(code) => std::process::exit(code),

@@ -6,11 +6,26 @@
 //!   `Ctrl-C`/`Ctrl-Z`: those bytes go to the guest; output post-processing stays on so a bare
 //!   `\n` from the guest still starts a new line). The escape key is `Ctrl-A`: `Ctrl-A x` quits
 //!   ([`Console::request_quit`]), `Ctrl-A Ctrl-A` sends one `Ctrl-A`, `Ctrl-A` followed by
-//!   anything else sends both bytes. The saved terminal state is restored when the
-//!   [`TermGuard`] drops, when any thread panics (a panic hook), at `exit()` (an `atexit`
-//!   handler, as `std::process::exit` runs no destructors), and on SIGINT, SIGTERM, SIGHUP and
-//!   SIGQUIT (a handler that restores it and re-raises the signal with its default action; it
-//!   only does an atomic swap and `tcsetattr`, which are async-signal-safe).
+//!   anything else sends both bytes. The saved terminal state is restored on every way out:
+//!   - when the [`TermGuard`] drops, and at `exit()` (an `atexit` handler, as
+//!     `std::process::exit` runs no destructors);
+//!   - when any thread panics (a panic hook that restores, then chains to the previous hook). The
+//!     `semu` binary also installs [`exit_on_panic`]: a panic in any thread, the compiler thread
+//!     or a device's, prints its message and ends the process with status [`PANIC_EXIT`] instead
+//!     of leaving a half-working emulator behind;
+//!   - on the signals whose default action ends the process ([`SIGNALS`]: SIGINT, SIGTERM,
+//!     SIGHUP, SIGQUIT, SIGABRT, ...): a handler restores the terminal and re-raises the signal
+//!     with its default action, so the process still dies by it;
+//!   - on a fault ([`FAULTS`]: SIGSEGV, SIGBUS, SIGILL, SIGFPE): the handler restores the
+//!     terminal, puts the previous action back (Rust's stack overflow report, or the default)
+//!     and returns; the faulting instruction runs again and the previous action handles it as if
+//!     the handler had never been there. The handlers run on the alternate signal stack Rust sets
+//!     up for its threads, so a stack overflow is handled too.
+//!
+//!   The handlers only do atomic operations, `tcsetattr`, `sigaction` and `raise`, all
+//!   async-signal-safe. Signals the process ignores (e.g. SIGHUP under `nohup`) and handlers
+//!   installed by someone else stay as they are. Nothing can restore the terminal after SIGKILL
+//!   (`stty sane` or `reset` then does).
 //! - **stdin is a pipe, a file or `/dev/null`**: bytes pass through unchanged (`0x01` too) and no
 //!   terminal state is touched. At end of file the reader calls [`Console::set_eof`] and ends; the
 //!   guest keeps running.
@@ -21,8 +36,8 @@
 use std::cell::UnsafeCell;
 use std::io::{IsTerminal, Read};
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -215,10 +230,52 @@ pub fn restore() {
     }
 }
 
-const SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+/// Exit status after a panic in any thread, with [`exit_on_panic`] (Rust's own for a panic in
+/// the main thread).
+pub const PANIC_EXIT: i32 = 101;
 
-extern "C" fn on_signal(sig: libc::c_int) {
+/// Signals whose default action ends the process: their handler restores the terminal and
+/// re-raises them with the default action.
+pub const SIGNALS: [libc::c_int; 12] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGABRT,
+    libc::SIGALRM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+];
+
+/// Signals a fault raises (a bad memory access, an illegal instruction such as a compiled
+/// trap, an arithmetic fault): their handler restores the terminal and hands the fault back to
+/// the action that was there before (see the module documentation).
+pub const FAULTS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+
+/// The actions [`FAULTS`] had before [`install_hooks`], in the same order. Set once before the
+/// handler is installed, only read afterwards (an atomic load, fine in a signal handler).
+static PREV_FAULT_ACTIONS: [OnceLock<libc::sigaction>; FAULTS.len()] = [const { OnceLock::new() }; FAULTS.len()];
+
+/// Set by the first panic that [`exit_on_panic`] turns into the end of the process.
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
     restore();
+    // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo (checked for null anyway).
+    let from_cpu = !info.is_null() && unsafe { (*info).si_code } > 0;
+    let prev = FAULTS.iter().position(|&f| f == sig).and_then(|i| PREV_FAULT_ACTIONS[i].get());
+    if let (true, Some(prev)) = (from_cpu, prev) {
+        // A fault raised by the CPU (not by kill or raise, whose si_code is <= 0) happens again
+        // when this returns, and then goes to the action that was there before.
+        // SAFETY: sigaction is async-signal-safe; prev is a complete action saved by
+        // install_hooks.
+        unsafe { libc::sigaction(sig, prev, std::ptr::null_mut()) };
+        return;
+    }
     // SAFETY: signal and raise are async-signal-safe. The signal is blocked while its handler
     // runs, so the re-raised one takes its default action (termination) when this returns.
     unsafe {
@@ -231,8 +288,32 @@ extern "C" fn at_exit() {
     restore();
 }
 
+/// Makes a panic in any thread end the process: the terminal is restored, the previous panic
+/// hook prints the message (and a backtrace if asked for), a line names the thread, and the
+/// process exits with [`PANIC_EXIT`]. Without it a panic ends only its own thread: the
+/// compiler thread or a device's would leave the machine running without it. Meant for the
+/// `semu` binary, which catches no panics and calls this once, first thing.
+pub fn exit_on_panic() {
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        prev(info);
+        if PANICKED.swap(true, Ordering::SeqCst) {
+            // Another thread's panic is already ending the process (two threads must not run
+            // the exit handlers at once).
+            loop {
+                std::thread::park();
+            }
+        }
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("<unnamed>");
+        eprintln!("semu: internal error: thread '{name}' panicked, stopping (a bug in semu)");
+        std::process::exit(PANIC_EXIT);
+    }));
+}
+
 /// Installs the panic hook, the `atexit` handler and the signal handlers, once. Signals the
-/// process ignores (e.g. SIGHUP under `nohup`) stay ignored.
+/// process ignores, and signals of [`SIGNALS`] that someone else handles, are left alone.
 fn install_hooks() {
     HOOKS.call_once(|| {
         let prev = std::panic::take_hook();
@@ -240,17 +321,31 @@ fn install_hooks() {
             restore();
             prev(info);
         }));
-        // SAFETY: registering plain `extern "C"` functions; sigaction structs are zeroed and
-        // then filled.
+        let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) = on_signal;
+        // SAFETY: registering plain `extern "C"` functions; the sigaction structs are zeroed and
+        // then filled, or filled by sigaction itself. Each fault's previous action is saved
+        // before the handler that reads it is installed.
         unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = handler as libc::sighandler_t;
+            // SA_ONSTACK: on the alternate stack where the thread has one (Rust's threads do),
+            // so that a stack overflow reaches the handler.
+            act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            libc::sigemptyset(&mut act.sa_mask);
             libc::atexit(at_exit);
             for sig in SIGNALS {
                 let mut old: libc::sigaction = std::mem::zeroed();
-                let mut act: libc::sigaction = std::mem::zeroed();
-                act.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-                libc::sigemptyset(&mut act.sa_mask);
-                if libc::sigaction(sig, &act, &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN {
-                    libc::sigaction(sig, &old, std::ptr::null_mut());
+                if libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_DFL {
+                    libc::sigaction(sig, &act, std::ptr::null_mut());
+                }
+            }
+            for (i, sig) in FAULTS.into_iter().enumerate() {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                    && old.sa_sigaction != libc::SIG_IGN
+                    && PREV_FAULT_ACTIONS[i].set(old).is_ok()
+                {
+                    libc::sigaction(sig, &act, std::ptr::null_mut());
                 }
             }
         }
