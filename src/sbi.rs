@@ -28,6 +28,16 @@ pub mod err {
     pub const ALREADY_AVAILABLE: i32 = -6;
 }
 
+/// HSM hart states (`hart_get_status`).
+pub mod hsm_status {
+    /// Running.
+    pub const STARTED: u32 = 0;
+    /// Stopped.
+    pub const STOPPED: u32 = 1;
+    /// Suspended (`hart_suspend`), until an interrupt wakes it.
+    pub const SUSPENDED: u32 = 4;
+}
+
 /// Extension ids.
 pub mod eid {
     /// Base.
@@ -119,9 +129,12 @@ pub(crate) fn handle_ecall(harts: &mut [Hart], me: usize, sys: &mut System, sh: 
         }
         eid::RFENCE => rfence(harts, sys, sh, fid, a),
         eid::HSM => hsm(harts, me, sys, fid, a),
+        // reasons: 0 none, 1 system failure, 0xe000_0000.. implementation and vendor specific
+        // (taken as failures); the rest are reserved
         eid::SRST if fid == 0 => match (a[0], a[1]) {
-            (0, 0 | 1) => return Some(RunExit::PowerOff(a[1] as i32)),
-            (1 | 2, 0 | 1) => return Some(RunExit::Reboot),
+            (0, 0) => return Some(RunExit::PowerOff(0)),
+            (0, 1 | 0xe000_0000..) => return Some(RunExit::PowerOff(1)),
+            (1 | 2, 0 | 1 | 0xe000_0000..) => return Some(RunExit::Reboot),
             _ => Ret::Full(err::INVALID_PARAM, 0),
         },
         eid::LEGACY_SHUTDOWN => return Some(RunExit::PowerOff(0)),
@@ -232,7 +245,17 @@ fn hsm(harts: &mut [Hart], me: usize, sys: &System, fid: u32, a: [u32; 6]) -> Re
             Ret::NoReturn
         }
         2 => match find(a[0]) {
-            Some(t) => Ret::Full(err::SUCCESS, u32::from(harts[t].is_stopped())),
+            Some(t) => {
+                let h = &harts[t];
+                let status = if h.is_stopped() {
+                    hsm_status::STOPPED
+                } else if h.hsm_suspended && h.wfi {
+                    hsm_status::SUSPENDED
+                } else {
+                    hsm_status::STARTED
+                };
+                Ret::Full(err::SUCCESS, status)
+            }
             None => Ret::Full(err::INVALID_PARAM, 0),
         },
         3 => match a[0] {
@@ -243,6 +266,7 @@ fn hsm(harts: &mut [Hart], me: usize, sys: &System, fid: u32, a: [u32; 6]) -> Re
                 h.set_reg(11, 0);
                 h.firmware_return();
                 h.wfi = true;
+                h.hsm_suspended = true;
                 Ret::NoReturn
             }
             0x8000_0000 => {
@@ -252,6 +276,7 @@ fn hsm(harts: &mut [Hart], me: usize, sys: &System, fid: u32, a: [u32; 6]) -> Re
                 let h = &mut harts[me];
                 h.enter_supervisor(a[1], a[2]);
                 h.wfi = true;
+                h.hsm_suspended = true;
                 Ret::NoReturn
             }
             _ => Ret::Full(err::INVALID_PARAM, 0),

@@ -111,6 +111,9 @@ pub struct Hart {
     epoch: u64,
     /// Waiting in `wfi`.
     pub(crate) wfi: bool,
+    /// Waiting after an SBI HSM suspend (with `wfi` set; any `wfi` instruction clears it, as a
+    /// hart that woke up and waits again is started, not suspended).
+    pub(crate) hsm_suspended: bool,
     /// Stopped (HSM): does not run until started.
     pub(crate) stopped: bool,
     /// Traps into M-mode go to the built-in firmware (Linux boot mode).
@@ -167,6 +170,7 @@ impl Hart {
             mmu: Mmu::new(),
             epoch: 0,
             wfi: false,
+            hsm_suspended: false,
             stopped: false,
             firmware: false,
             timecmp: u64::MAX,
@@ -253,6 +257,7 @@ impl Hart {
     pub fn set_stopped(&mut self, stopped: bool) {
         self.stopped = stopped;
         self.wfi = false;
+        self.hsm_suspended = false;
     }
 
     /// Whether the hart waits in `wfi`.
@@ -394,6 +399,7 @@ impl Hart {
                 Err(Stop::Wfi) => {
                     self.instret = self.instret.wrapping_add(1);
                     self.wfi = true;
+                    self.hsm_suspended = false;
                     return (budget - left, SliceExit::Wfi);
                 }
                 Err(Stop::Trap(e)) => {

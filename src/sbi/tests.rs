@@ -2,7 +2,7 @@
 
 use semu_api::Console;
 
-use super::{eid, err, IMPL_ID};
+use super::{eid, err, hsm_status, IMPL_ID};
 use crate::cpu::tests::asm::*;
 use crate::cpu::tests::{boot, SharedBuf, CODE};
 use crate::cpu::Priv;
@@ -26,17 +26,31 @@ fn shutdown() -> Vec<u32> {
 
 #[test]
 fn srst_ends_the_run_with_a_matching_exit() {
-    for (ty, reason, want) in
-        [(0, 0, RunExit::PowerOff(0)), (0, 1, RunExit::PowerOff(1)), (1, 0, RunExit::Reboot), (2, 0, RunExit::Reboot)]
-    {
+    for (ty, reason, want) in [
+        (0, 0, RunExit::PowerOff(0)),
+        (0, 1, RunExit::PowerOff(1)),
+        (1, 0, RunExit::Reboot),
+        (2, 0, RunExit::Reboot),
+        // implementation- and vendor-specific reasons are allowed, and are not "no reason"
+        (0, 0xe000_0001, RunExit::PowerOff(1)),
+        (0, 0xf000_0000, RunExit::PowerOff(1)),
+        (1, 0xe000_0000, RunExit::Reboot),
+    ] {
         let (mut harts, mut sys) = boot(1, Console::sink(), Priv::S, &sbi(eid::SRST, 0, &[ty, reason]));
         assert_eq!(run(&mut harts, &mut sys, &opts()), want, "type {ty} reason {reason}");
     }
-    // an invalid type returns an error and the kernel goes on
-    let p = prog(&[&sbi(eid::SRST, 0, &[7, 0]), &save_a0_a1(RES), &sbi(eid::LEGACY_SHUTDOWN, 0, &[])]);
+    // an invalid type or a reserved reason returns an error and the kernel goes on
+    let p = prog(&[
+        &sbi(eid::SRST, 0, &[7, 0]),
+        &save_a0_a1(RES),
+        &sbi(eid::SRST, 0, &[0, 2]),
+        &save_a0_a1(RES + 8),
+        &sbi(eid::LEGACY_SHUTDOWN, 0, &[]),
+    ]);
     let (mut harts, mut sys) = boot(1, Console::sink(), Priv::S, &p);
     assert_eq!(run(&mut harts, &mut sys, &opts()), RunExit::PowerOff(0));
     assert_eq!(sys.ram.read_u32(u64::from(RES)), Some(err::INVALID_PARAM as u32));
+    assert_eq!(sys.ram.read_u32(u64::from(RES + 8)), Some(err::INVALID_PARAM as u32));
 }
 
 #[test]
@@ -177,4 +191,85 @@ fn ipi_and_remote_fence() {
     assert_eq!(run(&mut harts, &mut sys, &opts()), RunExit::PowerOff(0));
     let words: Vec<u32> = (0..7).map(|i| sys.ram.read_u32(u64::from(RES) + 4 * i).unwrap()).collect();
     assert_eq!(words, [0, 0, 0, 0, err::INVALID_PARAM as u32, 0, 0x8000_0001]);
+}
+
+#[test]
+fn hsm_suspend_reports_suspended_until_an_interrupt_wakes_the_hart() {
+    const ENTRY: u32 = CODE + 0x400;
+    // hart 0: start hart 1, wait until its status is SUSPENDED, record it, wake it with an IPI
+    let status = sbi(eid::HSM, 2, &[1]);
+    let back = -4 * (status.len() as i32 + 1);
+    let hart0 = prog(&[
+        &sbi(eid::HSM, 0, &[1, ENTRY, 0]),
+        &status,
+        &[addi(T1, ZERO, hsm_status::SUSPENDED as i32), bne(A1, T1, back)],
+        &save_a0_a1(RES),
+        &sbi(eid::IPI, 0, &[2, 0]),
+        &[SPIN],
+    ]);
+    // hart 1: enable SSIP in sie (sstatus.SIE stays clear: the interrupt wakes, no trap), suspend
+    // (retentive), then record the call's result and its own status, and shut down
+    let hart1 = prog(&[
+        &[addi(T0, ZERO, 2), csrrs(ZERO, 0x104, T0)],
+        &sbi(eid::HSM, 3, &[0, 0, 0]),
+        &save_a0_a1(RES + 8),
+        &sbi(eid::HSM, 2, &[1]),
+        &save_a0_a1(RES + 16),
+        &shutdown(),
+    ]);
+    let (mut harts, mut sys) = boot(2, Console::sink(), Priv::S, &hart0);
+    for (i, w) in hart1.iter().enumerate() {
+        sys.ram.write_u32(u64::from(ENTRY) + 4 * i as u64, *w).unwrap();
+    }
+    assert_eq!(run(&mut harts, &mut sys, &opts()), RunExit::PowerOff(0));
+    let words: Vec<u32> = (0..6).map(|i| sys.ram.read_u32(u64::from(RES) + 4 * i).unwrap()).collect();
+    assert_eq!(words, [0, hsm_status::SUSPENDED, 0, 0, 0, hsm_status::STARTED]);
+}
+
+#[test]
+fn legacy_set_timer_and_clear_ipi() {
+    // wait for sip.STIP: csrr a0, sip; andi t1, a0, 32; beq t1, zero, back
+    let wait_stip = [csrrs(A0, 0x144, ZERO), i(32, A0, 7, T1, 0x13), b(-8, ZERO, T1, 0)];
+    let p = prog(&[
+        &sbi(eid::IPI, 0, &[1, 0]),
+        &[csrrs(A0, 0x144, ZERO)],
+        &save_a0_a1(RES),
+        &sbi(eid::LEGACY_CLEAR_IPI, 0, &[]),
+        &[csrrs(A0, 0x144, ZERO)],
+        &save_a0_a1(RES + 8),
+        &sbi(eid::LEGACY_SET_TIMER, 0, &[0, 0]),
+        &wait_stip,
+        &save_a0_a1(RES + 16),
+        &sbi(eid::LEGACY_SET_TIMER, 0, &[u32::MAX, u32::MAX]),
+        &[csrrs(A0, 0x144, ZERO)],
+        &save_a0_a1(RES + 24),
+        &shutdown(),
+    ]);
+    let (mut harts, mut sys) = boot(1, Console::sink(), Priv::S, &p);
+    assert_eq!(run(&mut harts, &mut sys, &opts()), RunExit::PowerOff(0));
+    let sip = |at: u32| sys.ram.read_u32(u64::from(RES + at)).unwrap();
+    assert_eq!(sip(0) & 2, 2, "IPI sets SSIP");
+    assert_eq!(sip(8) & 2, 0, "legacy clear_ipi clears it");
+    assert_eq!(sip(16) & 32, 32, "a timer in the past raises STIP");
+    assert_eq!(sip(24) & 32, 0, "setting a new timer clears STIP");
+}
+
+#[test]
+fn rfence_functions_and_errors() {
+    let p = prog(&[
+        &sbi(eid::RFENCE, 2, &[1, 0, 0x4000_0000, 0x2000, 7]), // sfence.vma.asid, ASID 7
+        &save_a0_a1(RES),
+        &sbi(eid::RFENCE, 2, &[0, u32::MAX, 0, 0, 0]), // every hart, everything
+        &save_a0_a1(RES + 8),
+        &sbi(eid::RFENCE, 1, &[4, 0, 0, 0]), // hart 2 does not exist
+        &save_a0_a1(RES + 16),
+        &sbi(eid::RFENCE, 3, &[1, 0, 0, 0]), // HFENCE: no hypervisor extension
+        &save_a0_a1(RES + 24),
+        &shutdown(),
+    ]);
+    let (mut harts, mut sys) = boot(1, Console::sink(), Priv::S, &p);
+    assert_eq!(run(&mut harts, &mut sys, &opts()), RunExit::PowerOff(0));
+    let words: Vec<u32> = (0..8).map(|i| sys.ram.read_u32(u64::from(RES) + 4 * i).unwrap()).collect();
+    let (ip, ns) = (err::INVALID_PARAM as u32, err::NOT_SUPPORTED as u32);
+    assert_eq!(words, [0, 0, 0, 0, ip, 0, ns, 0]);
 }
