@@ -26,7 +26,8 @@ fn pattern() -> Vec<u8> {
 }
 
 /// A temporary directory with a machine file `m.toml`: a UART, a PLIC, an ACLINT, the root disk
-/// `disk0` (vda) and a data disk `disk1` (vdb) on `data.img`.
+/// `disk0` (vda), a data disk `disk1` (vdb) on `data.img`, and a second UART (ttyS1) logging to
+/// `ttyS1.log`.
 struct Setup {
     dir: PathBuf,
     root: DiskCopy,
@@ -44,7 +45,8 @@ impl Setup {
              [[device]]\nname = \"uart0\"\nkind = \"uart8250\"\n\n[[device]]\nname = \"plic0\"\nkind = \"plic\"\n\n\
              [[device]]\nname = \"aclint0\"\nkind = \"aclint\"\n\n\
              [[device]]\nname = \"disk0\"\nkind = \"virtio-blk\"\nimage = \"{}\"\n\n\
-             [[device]]\nname = \"disk1\"\nkind = \"virtio-blk\"\nimage = \"data.img\"\nread-only = {data_read_only}\n",
+             [[device]]\nname = \"disk1\"\nkind = \"virtio-blk\"\nimage = \"data.img\"\nread-only = {data_read_only}\n\n\
+             [[device]]\nname = \"uart1\"\nkind = \"uart8250\"\nlog = \"ttyS1.log\"\n",
             images().join("Image").display(),
             root.0.display(),
         );
@@ -134,6 +136,18 @@ fn read_only_disk_is_never_modified() {
     g.send("poweroff\n");
     assert_eq!(g.wait_exit(BOOT).code(), Some(0), "{}", g.out);
     assert!(std::fs::read(s.data()).unwrap() == before, "the read-only image changed");
+}
+
+#[test]
+fn a_second_uart_logs_to_its_file() {
+    let s = Setup::new("uart1", &vec![0; 4096], false);
+    let mut g = s.boot();
+    g.ok("stty -F /dev/ttyS1 raw && for i in 1 2 3; do echo to-the-s''econd-uart-$i > /dev/ttyS1; done", CMD);
+    g.send("poweroff\n");
+    assert_eq!(g.wait_exit(BOOT).code(), Some(0), "{}", g.out);
+    let log = std::fs::read_to_string(s.dir.join("ttyS1.log")).unwrap();
+    assert_eq!(log, "to-the-second-uart-1\nto-the-second-uart-2\nto-the-second-uart-3\n");
+    assert!(!g.out.contains("to-the-second-uart-"), "the console shows none of it:\n{}", g.out);
 }
 
 #[test]
