@@ -125,3 +125,28 @@ fn amo_after_fork_on_a_copy_on_write_page_releases_the_lock() {
     g.send("poweroff -f\n");
     assert_eq!(g.wait_exit(BOOT).code(), Some(0), "{}", g.out);
 }
+
+#[test]
+fn every_shipped_linux_machine_boots_as_described() {
+    // (machine file, harts, root on its disk)
+    for (file, harts, disk) in
+        [("minimal.toml", 1, true), ("initramfs.toml", 1, false), ("smp4.toml", 4, true), ("virt.toml", 2, true)]
+    {
+        let m = machine(file);
+        let copy = DiskCopy::new(&format!("shipped-{file}"));
+        let mut args = vec![path(&m), "--append", "semu.poweroff"];
+        if disk {
+            args.extend(["--disk", path(&copy.0)]);
+        }
+        let mut g = Guest::start(&args, true);
+        let st = g.wait_exit(BOOT);
+        assert_eq!(st.code(), Some(0), "{file}:\n{}", g.out);
+        assert!(g.out.contains("semu-init: ready"), "{file}:\n{}", g.out);
+        let cpus = if harts == 1 { "1 CPU".to_string() } else { format!("{harts} CPUs") };
+        assert!(g.out.contains(&format!("smp: Brought up 1 node, {cpus}")), "{file}: {cpus}\n{}", g.out);
+        let root = if disk { "root=/dev/vda rw rootwait" } else { "" };
+        let cmdline = g.out.lines().find(|l| l.contains("Kernel command line:")).unwrap_or("");
+        assert!(cmdline.contains(root) && cmdline.contains("semu.poweroff"), "{file}: {cmdline}");
+        assert_eq!(cmdline.contains("root="), disk, "{file}: {cmdline}");
+    }
+}
