@@ -25,7 +25,10 @@
 # the test suite. Exits 1 if a semu run failed (the report is printed first).
 #
 # Usage: scripts/bench.sh [--runs N] [--only boot,compute,rss] [--other 'CMD' [--other-name NAME]]
-#                         [--qemu] [--semu PATH] [--no-build] [--timeout SECONDS]
+#                         [--qemu] [--semu PATH] [--semu-args 'ARGS'] [--no-build] [--timeout SECONDS]
+#
+# --semu-args adds options to every semu run (e.g. '--gdb 127.0.0.1:0' to measure the cost of a
+# debugger stub nobody attaches to, or '--no-jit'); the report's header shows them.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,6 +45,7 @@ OTHER_NAME=""
 USE_QEMU=0
 BUILD=1
 SEMU_BIN=""
+SEMU_ARGS=()
 TMO=900
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
@@ -61,6 +65,8 @@ while [ $# -gt 0 ]; do
         --qemu) USE_QEMU=1; shift ;;
         --semu) SEMU_BIN="${2:?}"; shift 2 ;;
         --semu=*) SEMU_BIN="${1#*=}"; shift ;;
+        --semu-args) read -r -a SEMU_ARGS <<<"${2:?}"; shift 2 ;;
+        --semu-args=*) read -r -a SEMU_ARGS <<<"${1#*=}"; shift ;;
         --no-build) BUILD=0; shift ;;
         --timeout) TMO="${2:?}"; shift 2 ;;
         --timeout=*) TMO="${1#*=}"; shift ;;
@@ -155,7 +161,7 @@ emu_cmd() {
     local emu="$1" workload="$2"
     if [ "$emu" = semu ]; then
         CMD=("$SEMU_BIN" run "$MACHINE" --kernel "$IMAGE" --initrd "$INITRD"
-             --memory "${MEMORY_MIB}MiB" --stats)
+             --memory "${MEMORY_MIB}MiB" --stats ${SEMU_ARGS[@]+"${SEMU_ARGS[@]}"})
         # semu puts console=ttyS0 on the command line itself.
         [ "$workload" != boot ] || CMD+=(--append "semu.poweroff")
     else
@@ -357,7 +363,7 @@ EMUS=(semu)
 [ -z "$OTHER" ] || EMUS+=(other)
 emu_label() { case "$1" in other) echo "$OTHER_NAME" ;; *) echo "$1" ;; esac; }
 
-log "semu: $SEMU_BIN ($REV); guest: $GUEST_DIR; $RUNS runs; load $LOAD_START"
+log "semu: $SEMU_BIN ($REV)${SEMU_ARGS[*]+ with ${SEMU_ARGS[*]}}; guest: $GUEST_DIR; $RUNS runs; load $LOAD_START"
 [ -z "$OTHER" ] && log "other emulator: skipped (none given: --other 'CMD' or --qemu)"
 [ -z "$OTHER" ] || log "other emulator ($OTHER_NAME): $OTHER"
 
@@ -387,7 +393,7 @@ failures() { local vals; read -ra vals <<<"${R[$1:failed]:-}"; echo "${#vals[@]}
 NATIVE_MS="$(med native:total)"
 
 echo "semu benchmark: $DATE; $CPU_MODEL, $CORES cores; load average $LOAD_START at start, $LOAD_END at end"
-echo "semu $REV; guest $(basename "$(readlink -f "$GUEST_DIR")"); ${MEMORY_MIB} MiB guest RAM; medians of $RUNS runs"
+echo "semu $REV${SEMU_ARGS[*]+ with ${SEMU_ARGS[*]}}; guest $(basename "$(readlink -f "$GUEST_DIR")"); ${MEMORY_MIB} MiB guest RAM; medians of $RUNS runs"
 echo
 printf '| %-14s | %7s | %10s | %9s | %7s | %6s | %12s |\n' \
     emulator "boot s" "compute ms" "native ms" ratio MIPS "peak RSS MiB"
