@@ -317,6 +317,8 @@ fn linux_session_breaks_in_do_sys_openat2_and_runs_to_power_off() {
         "continue",
         "info registers",
         "printf \"priv=%d satp=%#x sstatus=%#x\\n\", $priv, $satp, $sstatus",
+        // the file name the process opens: a user pointer, read from S-mode without SUM
+        "x/s $a1",
         "p/x $stvec",
         "x/2wx $sp",
         "stepi",
@@ -342,6 +344,10 @@ fn linux_session_breaks_in_do_sys_openat2_and_runs_to_power_off() {
         ],
     );
     assert!(out.contains("Breakpoint 1, 0x"), "the breakpoint was hit:\n{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("0x") && l.contains(":\t\"/")),
+        "x/s $a1 shows the user's path name:\n{out}"
+    );
     assert!(!out.contains("Cannot access memory"), "kernel memory reads through the page tables:\n{out}");
     let st = semu.wait_exit(TIMEOUT);
     let semu_out = semu.output();

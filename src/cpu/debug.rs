@@ -38,12 +38,17 @@ impl Hart {
 
     /// The physical address a debugger's access to `va` reaches: the translation a load of the
     /// hart's current mode would use (`satp`, privilege, MPRV, SUM, MXR), or, for a page that is
-    /// executable but not readable, the translation of an instruction fetch. Nothing changes: no
-    /// A/D bits, no TLB entry, no trap. `None` when the page is not mapped for the hart.
+    /// executable but not readable, the translation of an instruction fetch, or else the mapping
+    /// the page tables hold whatever its permissions (so a debugger stopped in the kernel sees
+    /// user memory without SUM, e.g. a system call's user pointer). Nothing changes: no A/D bits,
+    /// no TLB entry, no trap. `None` when the page is not mapped at all.
     pub fn debug_translate(&self, ram: &GuestRam, va: u32) -> Option<u64> {
         match self.walk(ram, va, Access::Load) {
             Ok(w) => Some(w.pa),
-            Err(_) => self.walk(ram, va, Access::Fetch).ok().map(|w| w.pa),
+            Err(_) => match self.walk(ram, va, Access::Fetch) {
+                Ok(w) => Some(w.pa),
+                Err(_) => self.walk_ignoring_permissions(ram, va),
+            },
         }
     }
 

@@ -238,6 +238,18 @@ impl Hart {
 
     /// Walks the page table for `va` (no A/D update yet).
     pub(crate) fn walk(&self, ram: &GuestRam, va: u32, acc: Access) -> Result<Walk, Exception> {
+        self.walk_as::<true>(ram, va, acc)
+    }
+
+    /// The physical address the page tables map `va` to for the hart's current mode, whatever
+    /// the leaf's permissions say (a debugger's view; no A/D update). `None` if not mapped.
+    pub(crate) fn walk_ignoring_permissions(&self, ram: &GuestRam, va: u32) -> Option<u64> {
+        self.walk_as::<false>(ram, va, Access::Load).ok().map(|w| w.pa)
+    }
+
+    /// The page walk; `CHECK`: whether the leaf's permissions (R/W/X, U with SUM and MXR) apply.
+    #[inline(always)]
+    fn walk_as<const CHECK: bool>(&self, ram: &GuestRam, va: u32, acc: Access) -> Result<Walk, Exception> {
         let p = if acc == Access::Fetch { self.privilege } else { self.data_privilege() };
         let satp = self.csr.satp;
         if p == Priv::M || satp >> 31 == 0 {
@@ -273,7 +285,7 @@ impl Hart {
         } else {
             p != Priv::U
         };
-        if !allowed || !user_ok {
+        if CHECK && (!allowed || !user_ok) {
             return Err(pf);
         }
         let ppn = pte >> 10;

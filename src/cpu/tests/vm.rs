@@ -205,3 +205,18 @@ fn mprv_translates_m_mode_data_accesses() {
     m.harts[0].set_csr(0x300, 0);
     assert_eq!(exec(&mut m, Priv::M, lw(T0, T1, 0), 0x4000_0000), Some(5), "no translation in M: not RAM");
 }
+
+#[test]
+fn the_debugger_sees_user_pages_from_the_kernel_without_side_effects() {
+    let mut m = with_code(false);
+    m.map(0x4000_0000, 0x8004_0000, PTE_R | PTE_W | PTE_U); // user page, A clear
+    m.map(0x4000_1000, 0x8004_1000, PTE_X | PTE_A); // execute-only kernel page
+    m.harts[0].set_privilege(Priv::S); // SUM clear: a load would fault on the user page
+    let h = &m.harts[0];
+    assert_eq!(h.debug_translate(&m.sys.ram, 0x4000_0010), Some(0x8004_0010));
+    assert_eq!(h.debug_translate(&m.sys.ram, 0x4000_1ffc), Some(0x8004_1ffc));
+    assert_eq!(h.debug_translate(&m.sys.ram, 0x4000_2000), None, "not mapped");
+    assert_eq!(m.r32(m.pte_addr(0x4000_0000)) & PTE_A, 0, "no A bit set by a debugger's look");
+    // and the hart itself still faults there
+    assert_eq!(exec(&mut m, Priv::S, lw(T0, T1, 0), 0x4000_0010), Some(13));
+}
