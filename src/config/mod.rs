@@ -299,40 +299,32 @@ fn key_of(line: &str) -> Option<&str> {
 }
 
 fn place_of(text: &str, span: Option<std::ops::Range<usize>>) -> Place {
-    let Some(at) = span.map(|s| s.start.min(text.len())) else { return Place::default() };
-    let start = text.get(..at).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
-    let line = text[start..].lines().next().unwrap_or("").trim();
+    let Some(at) = span.map(|s| s.start) else { return Place::default() };
+    // the lines with their byte offsets; the span's line is the last one starting at or before it
+    let mut offset = 0;
+    let lines: Vec<(usize, &str)> = text
+        .split_inclusive('\n')
+        .map(|l| {
+            offset += l.len();
+            (offset - l.len(), l.trim())
+        })
+        .collect();
+    let Some(i) = lines.iter().rposition(|&(o, _)| o <= at) else { return Place::default() };
+    let line = lines[i].1;
     // the enclosing header: this line's, or the nearest one above
-    let above = text[..start].lines().rev().map(str::trim);
-    let (head_line, section_start) = if header(line).is_some() {
-        (Some(line), start)
-    } else {
-        match above.clone().position(|l| header(l).is_some()) {
-            Some(n) => {
-                let l = above.clone().nth(n).unwrap_or("");
-                // offset of the header line: the lines after it up to `start`
-                let after: usize = text[..start].lines().rev().take(n).map(|l| l.len() + 1).sum();
-                (Some(l), start - after)
-            }
-            None => (None, start),
-        }
-    };
+    let head = lines[..=i].iter().rposition(|&(_, l)| header(l).is_some());
+    let head_line = head.map(|h| lines[h].1);
     let is_device = head_line.is_some_and(|h| h.starts_with("[[") && header(h) == Some("device"));
     let table = head_line.filter(|_| !is_device).and_then(header).map(str::to_string);
-    let instance = is_device
-        .then(|| {
-            // `name = "…"` between this header and the next
-            text[section_start..]
-                .lines()
-                .map(str::trim)
-                .enumerate()
-                .take_while(|(i, l)| *i == 0 || header(l).is_none())
-                .find_map(|(_, l)| {
-                    let (k, v) = l.split_once('=')?;
-                    (k.trim() == "name").then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
-                })
+    // a device's `name = "…"`, between its header and the next one
+    let instance = head
+        .filter(|_| is_device)
+        .and_then(|h| {
+            lines[h + 1..].iter().take_while(|&&(_, l)| header(l).is_none()).find_map(|&(_, l)| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == "name").then(|| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+            })
         })
-        .flatten()
         .filter(|n| !n.is_empty());
     let field = match (header(line), key_of(line)) {
         (Some(h), _) => Some(h.to_string()),
@@ -386,5 +378,10 @@ mod tests {
         assert_eq!(at(text, "\"no\""), p(None, Some("plic0"), Some("base")));
         assert_eq!(at(text, "irq = 1"), p(None, None, Some("irq")));
         assert_eq!(place_of(text, None), Place::default());
+        // CRLF line ends read the same
+        let crlf = text.replace('\n', "\r\n");
+        assert_eq!(at(&crlf, "\"no\""), p(None, Some("plic0"), Some("base")));
+        assert_eq!(at(&crlf, "3"), p(Some("cpu.amo"), None, Some("cpu.amo.misaligned")));
+        assert_eq!(place_of(&crlf, Some(crlf.len() + 5..crlf.len() + 6)).field.as_deref(), Some("irq"));
     }
 }

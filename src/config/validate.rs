@@ -656,7 +656,7 @@ fn plan_boot(
                 }
             }
             if let Some(t) = tohost {
-                if t % 4 != 0 || t < ram_base || t + 4 > layout.dtb {
+                if t % 4 != 0 || t < ram_base || t > layout.dtb.saturating_sub(4) {
                     let from = if b.tohost.is_some() { "" } else { " (the ELF's `tohost` symbol)" };
                     let msg = format!(
                         "tohost {t:#x}{from} must be a 4-byte aligned word in RAM {ram_base:#x}..{:#x} (the top {} KiB \

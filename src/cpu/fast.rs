@@ -142,9 +142,7 @@ impl Hart {
                             }
                         }
                         Err(Stop::Wfi) => {
-                            self.instret = self.instret.wrapping_add(1);
-                            self.wfi = true;
-                            self.hsm_suspended = false;
+                            self.retire_wfi();
                             return (budget - left, SliceExit::Wfi);
                         }
                         Err(Stop::Trap(e)) => {

@@ -260,6 +260,13 @@ impl Hart {
         self.hsm_suspended = false;
     }
 
+    /// A `wfi` instruction retires: the hart waits (started, not suspended, whatever it was).
+    fn retire_wfi(&mut self) {
+        self.instret = self.instret.wrapping_add(1);
+        self.wfi = true;
+        self.hsm_suspended = false;
+    }
+
     /// Whether the hart waits in `wfi`.
     pub fn is_waiting(&self) -> bool {
         self.wfi
@@ -397,9 +404,7 @@ impl Hart {
                     }
                 }
                 Err(Stop::Wfi) => {
-                    self.instret = self.instret.wrapping_add(1);
-                    self.wfi = true;
-                    self.hsm_suspended = false;
+                    self.retire_wfi();
                     return (budget - left, SliceExit::Wfi);
                 }
                 Err(Stop::Trap(e)) => {
