@@ -160,7 +160,7 @@ impl Session {
     /// This test binary's [`child`] test in a new process, doing `mode`.
     fn child(mode: &str) -> Self {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", "child", "--nocapture", "--test-threads=1"]).env(CHILD, mode);
+        cmd.args(["--exact", "child", "--ignored", "--nocapture", "--test-threads=1"]).env(CHILD, mode);
         Self::spawn(cmd)
     }
 
@@ -281,8 +281,10 @@ fn sighup_ends_semu_and_restores_the_terminal() {
 /// test binary, with [`CHILD`] set to what to do. Without it, does nothing.
 ///
 /// Like `semu`: panics end the process, and the terminal (stdin, the pty) is raw; then the
-/// child dies in the way `mode` says.
+/// child dies in the way `mode` says. Ignored in a plain run (it is not a test of its own); the
+/// tests below run it with `--ignored`.
 #[test]
+#[ignore = "the body of child processes that the tests below start"]
 fn child() {
     let Ok(mode) = std::env::var(CHILD) else { return };
     semu::term::enter_raw(libc::STDIN_FILENO).expect("raw mode on the pty");
