@@ -6,7 +6,7 @@ mod guest;
 
 use std::process::{Command, Stdio};
 
-use guest::images;
+use guest::InitramfsMachine;
 
 /// Runs the machine with stdin at end-of-file; returns (console output, retired instructions).
 fn run(machine: &std::path::Path, extra: &[&str]) -> (String, u64) {
@@ -30,56 +30,20 @@ fn run(machine: &std::path::Path, extra: &[&str]) -> (String, u64) {
 
 #[test]
 fn instret_clock_makes_runs_identical() {
-    let img = images();
-    let dir = std::env::temp_dir().join(format!("semu-determinism-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let machine = dir.join("det.toml");
     // Two harts (IPIs, timers, SMP bring-up), no entropy device (host randomness), no input.
-    std::fs::write(
-        &machine,
-        format!(
-            r#"
-[memory]
-size = "256MiB"
-
-[cpu]
-harts = 2
-clock = "instret"
-
-[boot]
-kernel = "{k}"
-initrd = "{i}"
-append = "semu.poweroff"
-
-[[device]]
-name = "uart0"
-kind = "uart8250"
-
-[[device]]
-name = "plic0"
-kind = "plic"
-
-[[device]]
-name = "aclint0"
-kind = "aclint"
-"#,
-            k = img.join("Image").display(),
-            i = img.join("initramfs.cpio").display()
-        ),
-    )
-    .unwrap();
+    let m = InitramfsMachine::new("determinism", "append = \"semu.poweroff\"", "[cpu]\nharts = 2\nclock = \"instret\"");
+    let machine = &m.path;
     // A low threshold makes pages compile on the compiler thread during boot, at moments that
     // depend on the host; interpreted only is the reference.
-    let (want, want_n) = run(&machine, &["--no-jit"]);
+    let (want, want_n) = run(machine, &["--no-jit"]);
     assert!(want.contains("semu-init: ready") && want.contains("reboot: Power down"), "{want}");
     assert!(want.contains("smp: Brought up 1 node, 2 CPUs"), "{want}");
     for extra in [&["--jit-threshold", "20000"][..], &["--jit-threshold", "20000"][..], &[][..]] {
-        let (got, n) = run(&machine, extra);
+        let (got, n) = run(machine, extra);
         assert_eq!(n, want_n, "{extra:?}: instructions retired");
         assert!(
             got == want,
             "{extra:?}: console output differs\n--- interpreted ---\n{want}\n--- {extra:?} ---\n{got}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

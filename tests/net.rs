@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use guest::{images, Guest};
+use guest::{Guest, InitramfsMachine};
 
 /// Serves `body` to every GET on 127.0.0.1 until the process ends; returns the port.
 fn serve(body: Vec<u8>) -> u16 {
@@ -79,7 +79,6 @@ fn sha256(data: &[u8]) -> String {
 
 #[test]
 fn guest_fetches_from_and_serves_to_the_host_through_user_mode_networking() {
-    let img = images();
     // 512 KiB of pseudo-random bytes.
     let mut x: u32 = 0x1234_5678;
     let body: Vec<u8> = (0..512 * 1024)
@@ -94,45 +93,16 @@ fn guest_fetches_from_and_serves_to_the_host_through_user_mode_networking() {
     let port = serve(body);
     let fwd = free_port();
 
-    let dir = std::env::temp_dir().join(format!("semu-net-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let machine = dir.join("net.toml");
-    std::fs::write(
-        &machine,
-        format!(
-            r#"
-[memory]
-size = "256MiB"
-
-[boot]
-kernel = "{k}"
-initrd = "{i}"
-
-[[device]]
-name = "uart0"
-kind = "uart8250"
-
-[[device]]
-name = "plic0"
-kind = "plic"
-
-[[device]]
-name = "aclint0"
-kind = "aclint"
-
-[[device]]
-name = "net0"
-kind = "virtio-net"
-backend = "user"
-hostfwd = ["tcp:127.0.0.1:{fwd}-:8080"]
-"#,
-            k = img.join("Image").display(),
-            i = img.join("initramfs.cpio").display()
+    let m = InitramfsMachine::new(
+        "net-test",
+        "",
+        &format!(
+            "[[device]]\nname = \"net0\"\nkind = \"virtio-net\"\nbackend = \"user\"\n\
+             hostfwd = [\"tcp:127.0.0.1:{fwd}-:8080\"]"
         ),
-    )
-    .unwrap();
+    );
 
-    let mut g = Guest::start(&[machine.to_str().unwrap()], false);
+    let mut g = Guest::start(&[m.arg()], false);
     g.wait_for("semu-init: ready", Duration::from_secs(180));
     g.wait_for("# ", Duration::from_secs(60));
     let t = Duration::from_secs(120);
@@ -149,5 +119,4 @@ hostfwd = ["tcp:127.0.0.1:{fwd}-:8080"]
     assert_eq!(sha256(&back), want, "the host's copy of the guest's file differs");
     g.send("poweroff -f\n");
     assert_eq!(g.wait_exit(Duration::from_secs(60)).code(), Some(0), "{}", g.out);
-    let _ = std::fs::remove_dir_all(&dir);
 }

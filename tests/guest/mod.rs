@@ -27,6 +27,43 @@ pub fn machine(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("machines").join(name)
 }
 
+/// A machine file for the built kernel and initramfs in a temporary directory of its own (removed
+/// on drop): 256 MiB at the default base, a UART, a PLIC and an ACLINT; `boot` adds lines to the
+/// `[boot]` table and `more` adds tables (devices, `[cpu]`).
+pub struct InitramfsMachine {
+    dir: PathBuf,
+    /// The machine file.
+    pub path: PathBuf,
+}
+
+impl InitramfsMachine {
+    pub fn new(tag: &str, boot: &str, more: &str) -> Self {
+        let img = images();
+        let dir = std::env::temp_dir().join(format!("semu-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{tag}.toml"));
+        let text = format!(
+            "[memory]\nsize = \"256MiB\"\n\n[boot]\nkernel = \"{}\"\ninitrd = \"{}\"\n{boot}\n\n\
+             [[device]]\nname = \"uart0\"\nkind = \"uart8250\"\n\n[[device]]\nname = \"plic0\"\nkind = \"plic\"\n\n\
+             [[device]]\nname = \"aclint0\"\nkind = \"aclint\"\n\n{more}\n",
+            img.join("Image").display(),
+            img.join("initramfs.cpio").display()
+        );
+        std::fs::write(&path, text).unwrap();
+        Self { dir, path }
+    }
+
+    pub fn arg(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+impl Drop for InitramfsMachine {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A private copy of the root file system image, removed on drop.
 pub struct DiskCopy(pub PathBuf);
 
