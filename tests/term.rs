@@ -13,15 +13,15 @@
 mod guest;
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use guest::{images, machine};
+use guest::{chunks, images, machine};
 
 const BOOT: Duration = Duration::from_secs(180);
 const CMD: Duration = Duration::from_secs(60);
@@ -52,17 +52,8 @@ impl Pty {
         assert_eq!(ok, 0, "openpty: {}", std::io::Error::last_os_error());
         // SAFETY: both descriptors were just opened and are owned here.
         let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        let mut screen = File::from(master.try_clone().unwrap());
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            // Ends with EIO once the test closes the slave and semu is gone.
-            while let Ok(n) = screen.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
+        // Ends with EIO once the test closes the slave and semu is gone.
+        let rx = chunks(File::from(master.try_clone().unwrap()));
         Self { slave, keys: File::from(master), rx, out: String::new(), seen: 0 }
     }
 

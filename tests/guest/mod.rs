@@ -81,6 +81,21 @@ impl Drop for DiskCopy {
     }
 }
 
+/// What `input` yields, in chunks as they come, read on a thread of its own until end of file or
+/// an error (a pty's master reads EIO once the other side is gone).
+pub fn chunks(mut input: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = input.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 pub struct Guest {
     child: Child,
     stdin: Option<ChildStdin>,
@@ -99,16 +114,7 @@ impl Guest {
         cmd.stdin(if stdin_null { Stdio::null() } else { Stdio::piped() });
         let mut child = cmd.spawn().expect("spawn semu");
         let stdin = child.stdin.take();
-        let mut stdout = child.stdout.take().unwrap();
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = chunks(child.stdout.take().unwrap());
         Self { child, stdin, rx, out: String::new(), seen: 0, seq: 0 }
     }
 
