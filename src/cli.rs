@@ -42,8 +42,11 @@ enum Command {
     },
     /// Print the JSON Schema of machine files.
     Schema,
-    /// List the registered device kinds.
-    Devices,
+    /// List the registered device kinds and their options, or describe one kind.
+    Devices {
+        /// A kind to describe in full (its options and an example).
+        kind: Option<String>,
+    },
 }
 
 /// Options that override the machine file.
@@ -64,7 +67,7 @@ pub struct OverrideArgs {
     /// Number of harts.
     #[arg(long)]
     harts: Option<u32>,
-    /// RAM size, e.g. 256MiB.
+    /// RAM size: bytes, or with a unit: 256MiB, 1GiB (also 256M, 1G; binary units).
     #[arg(long, value_parser = |s: &str| Size::parse(s))]
     memory: Option<Size>,
 }
@@ -116,20 +119,39 @@ pub struct RunArgs {
     pub wait_gdb: bool,
 }
 
-/// Runs the command line; returns the process exit status.
+/// Prints a machine's warnings to stderr.
+fn warn(v: &config::Validated) {
+    for w in &v.warnings {
+        eprintln!("semu: warning: {w}");
+    }
+}
+
+/// "1 hart", "2 harts".
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Runs the command line; returns the process exit status. Output to a closed pipe
+/// (`semu dtb M | head -c0`) ends the command quietly: see [`is_broken_pipe`].
 pub fn main_with(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => {
             let v = config::load(&args.machine, &args.ov.overrides())?;
+            warn(&v);
             crate::machine::run_cli(v, &args)
         }
         Command::Validate { files } => {
             let mut bad = 0;
+            let mut out = std::io::stdout().lock();
             for f in &files {
                 match config::load(f, &Overrides::default()) {
-                    Ok(v) => println!("{}: ok ({} harts, {} devices)", f.display(), v.harts, v.devices.len()),
+                    Ok(v) => {
+                        warn(&v);
+                        let (h, d) = (count(v.harts, "hart"), count(v.devices.len(), "device"));
+                        writeln!(out, "{}: ok ({h}, {d})", f.display())?;
+                    }
                     Err(e) => {
-                        eprintln!("error: {e}");
+                        eprintln!("semu: error: {e}");
                         bad += 1;
                     }
                 }
@@ -138,30 +160,55 @@ pub fn main_with(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Dtb { machine, output, dts, ov } => {
             let v = config::load(&machine, &ov.overrides())?;
+            warn(&v);
             let blob = fdt::build(&v).map_err(|e| anyhow::anyhow!("building the device tree: {e}"))?;
             if let Some(out) = &output {
                 std::fs::write(out, &blob).with_context(|| format!("writing {}", out.display()))?;
             }
+            let mut stdout = std::io::stdout().lock();
             if dts {
                 let tree = fdt::dts::parse(&blob).map_err(anyhow::Error::msg)?;
-                print!("{}", fdt::dts::to_dts(&tree));
+                stdout.write_all(fdt::dts::to_dts(&tree).as_bytes())?;
             } else if output.is_none() {
-                if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                if std::io::IsTerminal::is_terminal(&stdout) {
                     bail!("the DTB is binary: give -o FILE, --dts, or redirect stdout");
                 }
-                std::io::stdout().write_all(&blob)?;
+                stdout.write_all(&blob)?;
             }
+            stdout.flush()?;
             Ok(0)
         }
         Command::Schema => {
-            print!("{}", schema::machine_schema_text());
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(schema::machine_schema_text().as_bytes())?;
+            stdout.flush()?;
             Ok(0)
         }
-        Command::Devices => {
-            for k in registry::kinds() {
-                println!("{:<12} {}", k.kind, k.summary);
+        Command::Devices { kind } => {
+            let mut out = std::io::stdout().lock();
+            match kind {
+                Some(name) => {
+                    let k = registry::find(&name).with_context(|| {
+                        format!("no device kind \"{name}\"; known kinds: {}", registry::names().join(", "))
+                    })?;
+                    out.write_all(registry::describe(k).as_bytes())?;
+                }
+                None => {
+                    for k in registry::kinds() {
+                        let opts: Vec<String> = registry::options(k).into_iter().map(|o| o.name).collect();
+                        let opts = if opts.is_empty() { "none".to_string() } else { opts.join(", ") };
+                        writeln!(out, "{:<12} {}\n{:<12} options: {opts}", k.kind, k.summary, "")?;
+                    }
+                    writeln!(out, "\n`semu devices KIND` describes a kind's options and shows an example.")?;
+                }
             }
+            out.flush()?;
             Ok(0)
         }
     }
+}
+
+/// Whether `e` is a write to a closed pipe: the reader went away, which is no error of ours.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }

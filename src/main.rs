@@ -8,6 +8,7 @@ fn main() {
     let cli = semu::cli::Cli::parse();
     match semu::cli::main_with(cli) {
         Ok(code) => std::process::exit(code),
+        Err(e) if semu::cli::is_broken_pipe(&e) => std::process::exit(0),
         Err(e) => {
             eprintln!("semu: error: {e:#}");
             std::process::exit(2);

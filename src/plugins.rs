@@ -4,6 +4,7 @@
 
 use semu_aclint as _;
 use semu_plic as _;
+use semu_pvpanic as _;
 use semu_uart8250 as _;
 use semu_virtio_blk as _;
 use semu_virtio_net as _;

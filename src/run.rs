@@ -47,6 +47,8 @@ pub enum RunExit {
     PowerOff(i32),
     /// The guest asked for a reboot.
     Reboot,
+    /// The guest kernel panicked and said so (pvpanic).
+    GuestPanic,
     /// The user quit from the console.
     Quit,
     /// A program wrote this value to `tohost` (1 = pass, `(n << 1) | 1` = fail with code n).
@@ -196,6 +198,7 @@ fn machine_loop(
                 StopRequest::Quit => RunExit::Quit,
                 StopRequest::PowerOff(code) => RunExit::PowerOff(code),
                 StopRequest::Reboot => RunExit::Reboot,
+                StopRequest::GuestPanic => RunExit::GuestPanic,
                 StopRequest::Fatal(msg) => RunExit::Fatal(msg),
             };
         }

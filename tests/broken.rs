@@ -8,7 +8,7 @@
 //! (`no line` when the error has no place in the file; `device` only for errors about one device
 //! instance; the quoted text, in '…' or "…", must appear in the message). Each file is checked
 //! through the library (file, line, instance and field of the `ConfigError`) and through
-//! `semu validate`, which must print exactly one `error:` line per file, naming file and line, and
+//! `semu validate`, which must print exactly one `semu: error:` line per file, naming file and line, and
 //! exit 1. The corpus ships the tiny stand-in files it refers to (`Image`, `big.Image` whose
 //! header claims 64 MiB, `disk.img`, `odd.img`, `initrd.cpio`, `prog.elf`, `low.elf`).
 
@@ -34,7 +34,7 @@ fn corpus() -> Vec<PathBuf> {
 
 #[derive(Debug, Default)]
 struct Expect {
-    line: Option<usize>,
+    line: Option<u32>,
     instance: Option<String>,
     field: Option<String>,
     says: Vec<String>,
@@ -172,14 +172,14 @@ fn semu_validate_prints_one_error_per_file() {
     let out = Command::new(env!("CARGO_BIN_EXE_semu")).arg("validate").args(&files).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "exit status");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("semu: error: ")).collect();
     assert_eq!(errors.len(), files.len(), "one error line per file:\n{stderr}");
     for (path, line) in files.iter().zip(&errors) {
         let text = std::fs::read_to_string(path).unwrap();
         let want = expectation(path, &text);
         let at = match want.line {
-            Some(n) => format!("error: {}:{n}: ", path.display()),
-            None => format!("error: {}: ", path.display()),
+            Some(n) => format!("semu: error: {}:{n}: ", path.display()),
+            None => format!("semu: error: {}: ", path.display()),
         };
         assert!(line.starts_with(&at), "{line}\n  should start with {at}");
         if let Some(f) = &want.field {

@@ -18,7 +18,9 @@ impl Scratch {
         let dir = std::env::temp_dir().join(format!("semu-test-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("Image"), vec![0u8; 3 << 20]).unwrap();
+        let mut image = vec![0u8; 3 << 20];
+        image[..64].copy_from_slice(&semu::loader::image_header(0));
+        std::fs::write(dir.join("Image"), image).unwrap();
         std::fs::write(dir.join("initrd.cpio"), vec![0u8; 1 << 20]).unwrap();
         std::fs::write(dir.join("disk.img"), vec![0u8; 1 << 20]).unwrap();
         std::fs::write(dir.join("disk2.img"), vec![0u8; 1 << 20]).unwrap();

@@ -10,7 +10,7 @@ fn registry_holds_every_plugin() {
     // A plugin crate the linker dropped would be missing here.
     assert_eq!(
         semu::registry::names(),
-        ["aclint", "clint", "plic", "uart8250", "virtio-blk", "virtio-net", "virtio-rng"]
+        ["aclint", "clint", "plic", "pvpanic", "uart8250", "virtio-blk", "virtio-net", "virtio-rng"]
     );
 }
 
@@ -41,7 +41,7 @@ fn good_machine_validates_and_places_devices() {
     let mut irqs: Vec<u32> = ["uart0", "rng0", "disk0"].iter().map(|n| irq(n).unwrap()).collect();
     irqs.sort();
     assert_eq!(irqs, [1, 2, 3]);
-    assert_eq!(v.boot.bootargs, "console=ttyS0 root=/dev/vda rw rootwait");
+    assert_eq!(v.boot.bootargs, "console=ttyS0 root=/dev/vda rw rootwait panic=1");
 }
 
 #[test]
@@ -80,8 +80,11 @@ fn edit(from: &str, to: &str) -> String {
     GOOD.replacen(from, to, 1)
 }
 
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1).unwrap_or_else(|| panic!("{needle:?} not in text"))
+fn line_of(text: &str, needle: &str) -> u32 {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i as u32 + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not in text"))
 }
 
 struct Case {

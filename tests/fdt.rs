@@ -35,7 +35,7 @@ fn cpus_memory_and_chosen() {
     let mem = root.find("/memory@0").unwrap();
     assert_eq!(mem.u32s("reg").unwrap(), [0, 0, 0, 64 << 20]);
     let chosen = root.find("/chosen").unwrap();
-    assert_eq!(chosen.str("bootargs").as_deref(), Some("console=ttyS0 root=/dev/vda rw rootwait"));
+    assert_eq!(chosen.str("bootargs").as_deref(), Some("console=ttyS0 root=/dev/vda rw rootwait panic=1"));
     let uart = v.devices.iter().find(|d| d.spec.name == "uart0").unwrap();
     assert_eq!(chosen.str("stdout-path"), Some(format!("/soc/serial@{:x}", uart.spec.base)));
     assert!(chosen.prop("linux,initrd-start").is_none(), "no initrd, no initrd properties");
@@ -95,7 +95,7 @@ fn initrd_properties_exactly_when_an_initrd_is_loaded() {
     let text = GOOD.replace("root = \"disk0\"", "initrd = \"initrd.cpio\"");
     let (v, root, _) = tree(&text, &s);
     let chosen = root.find("/chosen").unwrap();
-    assert_eq!(chosen.str("bootargs").as_deref(), Some("console=ttyS0"), "no root= for an initramfs boot");
+    assert_eq!(chosen.str("bootargs").as_deref(), Some("console=ttyS0 panic=1"), "no root= for an initramfs boot");
     let start = chosen.u32s("linux,initrd-start").unwrap();
     let end = chosen.u32s("linux,initrd-end").unwrap();
     let (lstart, lsize) = v.boot.layout.initrd.unwrap();
@@ -111,7 +111,7 @@ fn root_on_the_second_disk_is_vdb_and_append_follows() {
         + "\n[[device]]\nname = \"disk1\"\nkind = \"virtio-blk\"\nimage = \"disk2.img\"\n";
     let (_, root, _) = tree(&text, &s);
     let chosen = root.find("/chosen").unwrap();
-    assert_eq!(chosen.str("bootargs").as_deref(), Some("console=ttyS0 root=/dev/vdb rw rootwait quiet loglevel=3"));
+    assert_eq!(chosen.str("bootargs").as_deref(), Some("console=ttyS0 root=/dev/vdb rw rootwait panic=1 quiet loglevel=3"));
 }
 
 #[test]

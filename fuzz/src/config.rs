@@ -23,8 +23,10 @@ pub fn scratch() -> &'static Path {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("dir")).expect("scratch directory");
         let w = |name: &str, data: &[u8]| std::fs::write(dir.join(name), data).expect("stand-in file");
-        w("Image", &[0; 64 << 10]);
-        w("big-header.Image", &image_header(u64::MAX - 0xfff));
+        let mut image = vec![0; 64 << 10];
+        image[..64].copy_from_slice(&loader::image_header(0));
+        w("Image", &image);
+        w("big-header.Image", &loader::image_header(u64::MAX - 0xfff));
         w("initrd.cpio", &[0; 4096]);
         w("disk.img", &[0; 64 << 10]);
         w("disk2.img", &[0; 64 << 10]);
@@ -33,15 +35,6 @@ pub fn scratch() -> &'static Path {
         w("prog.elf", &tiny_elf(0x8000_0000));
         dir
     })
-}
-
-/// A 64-byte RISC-V Linux `Image` header claiming `image_size` bytes of memory.
-pub fn image_header(image_size: u64) -> Vec<u8> {
-    let mut h = vec![0u8; 0x40];
-    h[16..24].copy_from_slice(&image_size.to_le_bytes());
-    h[0x30..0x38].copy_from_slice(b"RISCV\0\0\0");
-    h[0x38..0x3c].copy_from_slice(b"RSC\x05");
-    h
 }
 
 /// A minimal RV32 ELF executable: one loadable segment of 8 bytes (`j .` twice) at `at`.
@@ -78,7 +71,7 @@ fn check_error(e: &ConfigError, file: &SourceFile) {
     assert!(shown.starts_with(&file.path.display().to_string()), "{shown}");
     assert!(!e.message.trim().is_empty(), "an error says what is wrong: {shown}");
     if let Some(line) = e.line {
-        let lines = file.text.lines().count().max(1) + 1;
+        let lines = u32::try_from(file.text.lines().count().max(1) + 1).unwrap_or(u32::MAX);
         assert!((1..=lines).contains(&line), "line {line} of a {lines}-line file: {shown}");
     }
 }

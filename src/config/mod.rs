@@ -22,6 +22,7 @@
 mod isa;
 mod size;
 pub mod validate;
+mod warn;
 
 use std::path::PathBuf;
 
@@ -344,6 +345,7 @@ pub fn load(path: &std::path::Path, ov: &Overrides) -> Result<Validated, semu_ap
         line: None,
         instance: None,
         field: None,
+        option: None,
         message: format!("cannot read machine file: {e}"),
     })?;
     let file = semu_api::SourceFile::new(path, text);

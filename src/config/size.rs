@@ -24,7 +24,11 @@ impl Size {
             "K" | "KiB" => 1 << 10,
             "M" | "MiB" => 1 << 20,
             "G" | "GiB" => 1 << 30,
-            u => return Err(format!("invalid size unit \"{u}\" in \"{s}\": use B, KiB, MiB or GiB")),
+            u => {
+                return Err(format!(
+                    "invalid size unit \"{u}\" in \"{s}\": use B, KiB (K), MiB (M) or GiB (G), all powers of 1024"
+                ))
+            }
         };
         num.checked_mul(mult).map(Size).ok_or_else(|| format!("size \"{s}\" is too large"))
     }

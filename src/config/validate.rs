@@ -60,6 +60,8 @@ pub struct BootPlan {
     pub bootargs: String,
     /// Index of the console device.
     pub console: Option<usize>,
+    /// Index of the root disk.
+    pub root: Option<usize>,
     /// Bare-metal: the tohost address.
     pub tohost: Option<u64>,
     /// Where kernel, initrd and DTB go (Linux), or where the DTB goes (bare-metal).
@@ -93,15 +95,25 @@ pub struct Validated {
     pub boot: BootPlan,
     /// Devices, sorted by base address.
     pub devices: Vec<Placed>,
+    /// What will probably not work as meant, though the machine is valid (`semu: warning:`).
+    pub warnings: Vec<ConfigError>,
 }
 
 struct Ctx<'a> {
     file: &'a Arc<SourceFile>,
+    /// Fields whose value came from the command line, with the option that gave it.
+    cli: Vec<(&'static str, &'static str)>,
 }
 
 impl Ctx<'_> {
+    /// An error about `field`, at its place in the file or naming the command-line option that
+    /// set it.
     fn err<T>(&self, v: &Spanned<T>, field: &str, msg: impl Into<String>) -> ConfigError {
-        self.file.error(span(v), msg).field(field)
+        let e = self.file.error(span(v), msg).field(field);
+        match self.cli.iter().find(|(f, _)| *f == field) {
+            Some((_, option)) => e.option(option),
+            None => e,
+        }
     }
 }
 
@@ -112,22 +124,27 @@ fn span<T>(v: &Spanned<T>) -> Option<Range<usize>> {
 
 /// Checks a parsed machine file and places its devices. `overrides` come from the command line.
 pub fn validate(file: &Arc<SourceFile>, mut m: MachineFile, ov: &Overrides) -> Result<Validated, ConfigError> {
-    let cx = Ctx { file };
+    let mut cx = Ctx { file, cli: Vec::new() };
     let cli = |p: &PathBuf| Spanned::new(0..0, p.clone());
     if let Some(k) = &ov.kernel {
         m.boot.kernel = Some(cli(k));
+        cx.cli.push(("boot.kernel", "--kernel"));
     }
     if let Some(i) = &ov.initrd {
         m.boot.initrd = Some(cli(i));
+        cx.cli.push(("boot.initrd", "--initrd"));
     }
     if let Some(a) = &ov.append {
         m.boot.append = Some(Spanned::new(0..0, a.clone()));
+        cx.cli.push(("boot.append", "--append"));
     }
     if let Some(h) = ov.harts {
         m.cpu.harts = Spanned::new(0..0, h);
+        cx.cli.push(("cpu.harts", "--harts"));
     }
     if let Some(s) = ov.memory {
         m.memory.size = Spanned::new(0..0, s);
+        cx.cli.push(("memory.size", "--memory"));
     }
 
     // CPU.
@@ -186,6 +203,11 @@ pub fn validate(file: &Arc<SourceFile>, mut m: MachineFile, ov: &Overrides) -> R
     for d in &devices {
         (d.kind.check)(&d.spec)?;
     }
+    let mut warnings = Vec::new();
+    if m.boot.mode == BootModeKind::Linux {
+        warnings.extend(super::warn::unused_ram(file, ram_size, ov.memory.is_some()));
+        warnings.extend(boot.root.and_then(|i| super::warn::root_disk(&devices[i])));
+    }
 
     let name = file.path.file_stem().map_or_else(|| "machine".to_string(), |s| s.to_string_lossy().into_owned());
     let v = Validated {
@@ -201,6 +223,7 @@ pub fn validate(file: &Arc<SourceFile>, mut m: MachineFile, ov: &Overrides) -> R
         misaligned_amo: m.cpu.amo.misaligned,
         boot,
         devices,
+        warnings,
     };
     // The device tree is a function of all of the above; it must build and fit its space.
     match crate::fdt::build(&v) {
@@ -218,6 +241,9 @@ pub fn validate(file: &Arc<SourceFile>, mut m: MachineFile, ov: &Overrides) -> R
         Err(e) => Err(file.error(None, format!("cannot build the device tree: {e}"))),
     }
 }
+
+/// What the kernel command line always holds in Linux mode, before the user's arguments.
+pub const PANIC_ARG: &str = "panic=1";
 
 /// Linux 6.1 on RISC-V keeps at most this many bytes of command line (`COMMAND_LINE_SIZE` is
 /// 512, with the terminating NUL).
@@ -325,6 +351,21 @@ fn place_devices(
                 let mut at = soc_base.next_multiple_of(align);
                 loop {
                     if at + size > ADDRESS_SPACE {
+                        let ram_end = ram_base + ram_size;
+                        if ram_end > soc_base && ram_base < soc_base {
+                            return Err(cx.err(
+                                &m.memory.size,
+                                "memory.size",
+                                format!(
+                                    "{} of RAM at {ram_base:#x} reaches {ram_end:#x}, into the space from {soc_base:#x} \
+                                     where devices go, and leaves no room for device \"{}\": at most {} of RAM \
+                                     at this base (or set soc.base)",
+                                    Size(ram_size),
+                                    e.name.get_ref(),
+                                    Size(soc_base - ram_base)
+                                ),
+                            ));
+                        }
                         return Err(cx
                             .err(
                                 &e.name,
@@ -516,16 +557,15 @@ fn plan_boot(
             _ => None,
         });
         let Some(t) = target else {
-            return Err(cx
-                .file
-                .error(
-                    table_span(cx.file, "boot"),
-                    "--disk: the machine has no root disk (set boot.root) to put the image in",
-                )
-                .field("boot.root"));
+            let msg = if disks.is_empty() {
+                "the machine has no disk to put the image in".to_string()
+            } else {
+                format!("the machine has {} disks and no boot.root: name the root disk in the file", disks.len())
+            };
+            return Err(cx.file.error(None, msg).option("--disk"));
         };
         let (_, option) = devices[t].kind.block.unwrap_or(("", "image"));
-        devices[t].spec.params.set_override(option, toml::Value::String(disk.display().to_string()));
+        devices[t].spec.params.set_override(option, toml::Value::String(disk.display().to_string()), "--disk");
     }
 
     // Console.
@@ -570,6 +610,11 @@ fn plan_boot(
             });
         }
         args.push(format!("root=/dev/{prefix}{} rw rootwait", (b'a' + n as u8) as char));
+    }
+    if b.mode == BootModeKind::Linux {
+        // A panicking kernel reboots after a second, which ends the run, instead of spinning for
+        // ever: the fallback for kernels without a pvpanic driver (a later panic= wins).
+        args.push(PANIC_ARG.to_string());
     }
     if let Some(a) = &b.append {
         if a.get_ref().contains('\0') {
@@ -674,5 +719,5 @@ fn plan_boot(
             layout
         }
     };
-    Ok(BootPlan { mode: b.mode, kernel: kernel_path, initrd: initrd_path, bootargs, console, tohost, layout })
+    Ok(BootPlan { mode: b.mode, kernel: kernel_path, initrd: initrd_path, bootargs, console, root, tohost, layout })
 }

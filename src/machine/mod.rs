@@ -17,6 +17,8 @@ pub const INSTRUCTIONS_PER_TICK: u64 = 100;
 
 /// Exit status when the guest asked for a reboot (SBI SRST cold or warm reboot).
 pub const EXIT_REBOOT: i32 = 3;
+/// Exit status when the guest kernel panicked (reported through a pvpanic device).
+pub const EXIT_GUEST_PANIC: i32 = 4;
 /// Exit status when `--max-instructions` ran out.
 pub const EXIT_INSTRUCTION_LIMIT: i32 = 124;
 
@@ -172,6 +174,7 @@ pub fn exit_status(exit: &RunExit) -> i32 {
     match exit {
         RunExit::PowerOff(code) => *code,
         RunExit::Reboot => EXIT_REBOOT,
+        RunExit::GuestPanic => EXIT_GUEST_PANIC,
         RunExit::Quit => 0,
         RunExit::ToHost(1) => 0,
         RunExit::ToHost(v) => match (v >> 1) & 0xff {
@@ -247,6 +250,7 @@ pub fn run_cli(spec: Validated, args: &crate::cli::RunArgs) -> anyhow::Result<i3
         RunExit::ToHost(v) if *v != 1 => eprintln!("semu: tohost reports failure: test {} ({v:#x})", v >> 1),
         RunExit::InstructionLimit => eprintln!("semu: instruction limit reached"),
         RunExit::Reboot => eprintln!("semu: guest requested a reboot"),
+        RunExit::GuestPanic => eprintln!("semu: the guest kernel panicked (reported by pvpanic); its message is above"),
         _ => {}
     }
     if args.stats {
@@ -271,6 +275,7 @@ mod tests {
             (RunExit::PowerOff(0), 0),
             (RunExit::PowerOff(1), 1), // SRST shutdown, reason "system failure"
             (RunExit::Reboot, EXIT_REBOOT),
+            (RunExit::GuestPanic, EXIT_GUEST_PANIC),
             (RunExit::Quit, 0),
             (RunExit::ToHost(1), 0),
             (RunExit::ToHost((7 << 1) | 1), 7),

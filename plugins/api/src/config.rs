@@ -46,9 +46,10 @@ impl SourceFile {
     pub fn error(&self, span: Option<Range<usize>>, message: impl Into<String>) -> ConfigError {
         ConfigError {
             file: self.path.clone(),
-            line: span.map(|s| self.line_col(s.start).0),
+            line: span.map(|s| u32::try_from(self.line_col(s.start).0).unwrap_or(u32::MAX)),
             instance: None,
             field: None,
+            option: None,
             message: message.into(),
         }
     }
@@ -61,11 +62,14 @@ pub struct ConfigError {
     /// The machine file.
     pub file: PathBuf,
     /// 1-based line, when the problem has a place in the file.
-    pub line: Option<usize>,
+    pub line: Option<u32>,
     /// The device instance concerned, if any.
     pub instance: Option<String>,
     /// The field concerned, if any (a dotted path such as `memory.size`).
     pub field: Option<String>,
+    /// The command-line option the offending value came from (`--disk`), if it did not come
+    /// from the file: the error then names the option instead of a line.
+    pub option: Option<&'static str>,
     /// What is wrong.
     pub message: String,
 }
@@ -82,15 +86,27 @@ impl ConfigError {
         self.field = Some(field.into());
         self
     }
+
+    /// Says the value came from command-line option `option` (not from the file).
+    pub fn option(mut self, option: &'static str) -> Self {
+        self.option = Some(option);
+        self.line = None;
+        self
+    }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
+        match &self.option {
+            Some(o) => write!(f, "{o} (command line, machine {}):", self.file.display())?,
+            None => {
+                write!(f, "{}", self.file.display())?;
+                if let Some(line) = self.line {
+                    write!(f, ":{line}")?;
+                }
+                write!(f, ":")?;
+            }
         }
-        write!(f, ":")?;
         if let Some(i) = &self.instance {
             write!(f, " device \"{i}\":")?;
         }
@@ -117,7 +133,8 @@ pub struct Params {
     /// Index of the device's table in the file's `[[device]]` array (`None`: no options given).
     index: Option<usize>,
     common: &'static [&'static str],
-    overrides: Vec<(String, toml::Value)>,
+    /// (key, value, command-line option it came from)
+    overrides: Vec<(String, toml::Value, &'static str)>,
     instance: String,
 }
 
@@ -127,10 +144,17 @@ impl Params {
         Self { file, index, common, overrides: Vec::new(), instance: instance.to_string() }
     }
 
-    /// Replaces (or adds) option `key` with `value` (from the command line).
-    pub fn set_override(&mut self, key: &str, value: toml::Value) {
-        self.overrides.retain(|(k, _)| k != key);
-        self.overrides.push((key.to_string(), value));
+    /// Replaces (or adds) option `key` with `value`, given on the command line as `option`
+    /// (`--disk`). Errors about the key name the option; a path in it is relative to the working
+    /// directory.
+    pub fn set_override(&mut self, key: &str, value: toml::Value, option: &'static str) {
+        self.overrides.retain(|(k, _, _)| k != key);
+        self.overrides.push((key.to_string(), value, option));
+    }
+
+    /// The command-line option that overrides `key`, if one does.
+    pub fn override_of(&self, key: &str) -> Option<&'static str> {
+        self.overrides.iter().find(|(k, _, _)| k == key).map(|(_, _, o)| *o)
     }
 
     /// The machine file these options come from.
@@ -138,10 +162,11 @@ impl Params {
         &self.file
     }
 
-    /// Resolves a path from the machine file relative to the file's directory.
-    pub fn resolve(&self, p: impl AsRef<Path>) -> PathBuf {
+    /// Resolves the path `p` that option `key` holds: relative to the machine file's directory
+    /// when it comes from the file, to the working directory when it comes from the command line.
+    pub fn resolve(&self, key: &str, p: impl AsRef<Path>) -> PathBuf {
         let p = p.as_ref();
-        if p.is_absolute() {
+        if p.is_absolute() || self.override_of(key).is_some() {
             p.to_path_buf()
         } else {
             self.file.dir().join(p)
@@ -156,6 +181,9 @@ impl Params {
             let message = e.message().trim().to_string();
             let field = missing_field(&message).or_else(|| self.field_at(e.span()));
             let mut err = self.file.error(e.span(), message).instance(&self.instance);
+            if let Some(o) = field.as_deref().and_then(|f| self.override_of(f)) {
+                err = err.option(o);
+            }
             err.field = field;
             err
         })
@@ -163,6 +191,9 @@ impl Params {
 
     /// An error about option `field` of this instance, pointing at its line when it is in the file.
     pub fn error(&self, field: &str, message: impl Into<String>) -> ConfigError {
+        if let Some(o) = self.override_of(field) {
+            return self.file.error(None, message).instance(&self.instance).field(field).option(o);
+        }
         let span = self
             .table()
             .ok()
@@ -200,7 +231,7 @@ impl Params {
             }
             table = table.into_iter().filter(|(k, _)| !self.common.contains(&k.get_ref().as_ref())).collect();
         }
-        for (k, v) in &self.overrides {
+        for (k, v, _) in &self.overrides {
             let v = match v {
                 toml::Value::String(s) => DeValue::String(Cow::Owned(s.clone())),
                 toml::Value::Boolean(b) => DeValue::Boolean(*b),
@@ -269,8 +300,13 @@ mod tests {
     fn overrides_replace_options() {
         let f = file("[[device]]\nname = \"d\"\nkind = \"blk\"\nimage = \"r.img\"\n");
         let mut p = Params::new(f, Some(0), COMMON, "d");
-        p.set_override("image", toml::Value::String("other.img".into()));
+        assert_eq!(p.resolve("image", "x.img"), PathBuf::from("./x.img"));
+        p.set_override("image", toml::Value::String("other.img".into()), "--disk");
         assert_eq!(p.parse::<Blk>().unwrap().image, "other.img");
-        assert_eq!(p.resolve("x.img"), PathBuf::from("./x.img"));
+        // a command-line path is relative to the working directory, and errors name the option
+        assert_eq!(p.resolve("image", "x.img"), PathBuf::from("x.img"));
+        let e = p.error("image", "no such file");
+        assert_eq!((e.line, e.option), (None, Some("--disk")));
+        assert_eq!(e.to_string(), "--disk (command line, machine m.toml): device \"d\": field \"image\": no such file");
     }
 }

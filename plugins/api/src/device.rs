@@ -20,6 +20,8 @@ pub enum StopRequest {
     PowerOff(i32),
     /// The guest asked for a reboot.
     Reboot,
+    /// The guest's kernel reported that it panicked (pvpanic).
+    GuestPanic,
     /// The device cannot go on; the message says why.
     Fatal(String),
 }

@@ -146,7 +146,7 @@ impl Drop for Uart8250 {
 fn check(spec: &DeviceSpec) -> Result<(), ConfigError> {
     let opts: Options = spec.params.parse()?;
     if let Some(log) = &opts.log {
-        let path = spec.params.resolve(log);
+        let path = spec.params.resolve("log", log);
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
         if !dir.is_dir() {
             return Err(spec.params.error("log", format!("directory {} does not exist", dir.display())));
@@ -163,7 +163,7 @@ fn build(spec: &DeviceSpec, ctx: &mut BuildCtx) -> anyhow::Result<Box<dyn Device
     let opts: Options = spec.params.parse()?;
     let log = match &opts.log {
         Some(p) => {
-            let path = spec.params.resolve(p);
+            let path = spec.params.resolve("log", p);
             Some(
                 File::create(&path)
                     .with_context(|| format!("device \"{}\": creating {}", spec.name, path.display()))?,

@@ -39,7 +39,7 @@ pub const EXAMPLE: &str = "[[device]]\nname = \"disk0\"\nkind = \"virtio-blk\"\n
 
 fn parse(spec: &DeviceSpec) -> Result<(Options, PathBuf), ConfigError> {
     let o: Options = spec.params.parse()?;
-    let path = spec.params.resolve(&o.image);
+    let path = spec.params.resolve("image", &o.image);
     let meta = std::fs::metadata(&path).map_err(|e| spec.params.error("image", format!("{}: {e}", path.display())))?;
     if !meta.is_file() {
         return Err(spec.params.error("image", format!("{} is not a regular file", path.display())));

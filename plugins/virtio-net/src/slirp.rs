@@ -313,7 +313,10 @@ fn run(
             )
         };
         if r < 0 {
-            let _ = ready.send(Err(format!("hostfwd \"{f}\": cannot listen on {}:{}", f.host_addr, f.host_port)));
+            // libslirp keeps the errno of the failed socket call (bind, listen) for us.
+            let why = std::io::Error::last_os_error();
+            let _ =
+                ready.send(Err(format!("hostfwd \"{f}\": cannot listen on {}:{}: {why}", f.host_addr, f.host_port)));
             // SAFETY: the instance is ours and not used after this; then the State is freed.
             unsafe {
                 sys::slirp_cleanup(slirp);

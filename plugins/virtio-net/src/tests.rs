@@ -164,7 +164,7 @@ fn hostfwd_reaches_the_guest_and_a_busy_port_is_refused() {
     assert_eq!(syn[36..38], 22u16.to_be_bytes(), "port 22");
     assert_eq!(syn[47] & 0x02, 0x02, "SYN");
     let e = (find_kind("virtio-net").build)(&s, &mut build_ctx().0).err().expect("port in use").to_string();
-    assert!(e.contains("cannot listen on 127.0.0.1"), "{e}");
+    assert!(e.contains(&format!("cannot listen on 127.0.0.1:{port}: Address already in use")), "{e}");
     dev.shutdown();
 }
 
