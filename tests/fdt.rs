@@ -111,7 +111,10 @@ fn root_on_the_second_disk_is_vdb_and_append_follows() {
         + "\n[[device]]\nname = \"disk1\"\nkind = \"virtio-blk\"\nimage = \"disk2.img\"\n";
     let (_, root, _) = tree(&text, &s);
     let chosen = root.find("/chosen").unwrap();
-    assert_eq!(chosen.str("bootargs").as_deref(), Some("console=ttyS0 root=/dev/vdb rw rootwait panic=1 quiet loglevel=3"));
+    assert_eq!(
+        chosen.str("bootargs").as_deref(),
+        Some("console=ttyS0 root=/dev/vdb rw rootwait panic=1 quiet loglevel=3")
+    );
 }
 
 #[test]
