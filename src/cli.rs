@@ -67,6 +67,9 @@ pub struct OverrideArgs {
     /// RAM size, e.g. 256MiB.
     #[arg(long, value_parser = |s: &str| Size::parse(s))]
     memory: Option<Size>,
+    /// Keep every disk image unchanged: the guest's writes go to a private overlay discarded at exit.
+    #[arg(long)]
+    snapshot: bool,
 }
 
 impl OverrideArgs {
@@ -78,6 +81,7 @@ impl OverrideArgs {
             append: self.append.clone(),
             harts: self.harts,
             memory: self.memory,
+            snapshot: self.snapshot,
         }
     }
 }

@@ -74,6 +74,45 @@ fn command_line_overrides_the_file() {
     assert_eq!(got.img.image, s.path("disk2.img").display().to_string());
 }
 
+#[test]
+fn snapshot_on_the_command_line_sets_snapshot_on_every_disk() {
+    let s = Scratch::new("snapshot");
+    let text = GOOD.to_string()
+        + "\n[[device]]\nname = \"disk1\"\nkind = \"virtio-blk\"\nimage = \"disk2.img\"\nread-only = true\n";
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    struct Blk {
+        #[serde(default)]
+        snapshot: bool,
+        #[serde(default)]
+        read_only: bool,
+        #[serde(flatten)]
+        _rest: std::collections::BTreeMap<String, toml::Value>,
+    }
+    let flags = |v: &semu::config::Validated| -> Vec<(String, bool, bool)> {
+        v.devices
+            .iter()
+            .filter(|d| d.spec.kind == "virtio-blk")
+            .map(|d| {
+                let b: Blk = d.spec.params.parse().unwrap();
+                (d.spec.name.clone(), b.snapshot, b.read_only)
+            })
+            .collect()
+    };
+    let v = s.validate(&text).unwrap();
+    assert_eq!(flags(&v), [("disk0".into(), false, false), ("disk1".into(), false, true)]);
+    let ov = semu::config::Overrides { snapshot: true, ..Default::default() };
+    let v = s.validate_with(&text, &ov).unwrap();
+    assert_eq!(flags(&v), [("disk0".into(), true, false), ("disk1".into(), true, true)]);
+    assert_eq!(v.boot.bootargs, "console=ttyS0 root=/dev/vda rw rootwait", "a snapshot root stays rw");
+    // Other devices get nothing (an unknown option would fail their check).
+    let rng = v.devices.iter().find(|d| d.spec.name == "rng0").unwrap();
+    (rng.kind.check)(&rng.spec).unwrap();
+    // `snapshot = false` in the file is overridden too.
+    let off = text.replacen("image = \"disk.img\"", "image = \"disk.img\"\nsnapshot = false", 1);
+    assert_eq!(flags(&s.validate_with(&off, &ov).unwrap())[0], ("disk0".into(), true, false));
+}
+
 /// Replaces the first occurrence of `from` in the good machine.
 fn edit(from: &str, to: &str) -> String {
     assert!(GOOD.contains(from), "{from:?} not in GOOD");

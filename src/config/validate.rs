@@ -34,6 +34,8 @@ pub struct Overrides {
     pub harts: Option<u32>,
     /// `--memory`
     pub memory: Option<Size>,
+    /// `--snapshot`: every disk keeps its image unchanged (writes go to a throwaway overlay).
+    pub snapshot: bool,
 }
 
 /// A device instance after validation: placed, with its kind.
@@ -524,8 +526,20 @@ fn plan_boot(
                 )
                 .field("boot.root"));
         };
-        let (_, option) = devices[t].kind.block.unwrap_or(("", "image"));
+        let option = devices[t].kind.block.map_or("image", |b| b.image_option);
         devices[t].spec.params.set_override(option, toml::Value::String(disk.display().to_string()));
+    }
+    if ov.snapshot {
+        for d in devices.iter_mut() {
+            match d.kind.block.map(|b| b.snapshot_option) {
+                Some(Some(option)) => d.spec.params.set_override(option, toml::Value::Boolean(true)),
+                Some(None) => {
+                    let msg = format!("--snapshot: a {} disk cannot keep its image unchanged", d.kind.kind);
+                    return Err(cx.file.error(None, msg).instance(&d.spec.name));
+                }
+                None => {}
+            }
+        }
     }
 
     // Console.
@@ -560,8 +574,8 @@ fn plan_boot(
         None => args.push("console=hvc0".to_string()),
     }
     if let Some(i) = root {
-        let prefix = devices[i].kind.block.map_or("vd", |b| b.0);
-        let n = nth(i, &|d| d.kind.block.map(|b| b.0) == Some(prefix));
+        let prefix = devices[i].kind.block.map_or("vd", |b| b.prefix);
+        let n = nth(i, &|d| d.kind.block.map(|b| b.prefix) == Some(prefix));
         if n >= 26 {
             let msg = "more than 26 disks before the root disk";
             return Err(match &b.root {
@@ -569,7 +583,8 @@ fn plan_boot(
                 None => cx.file.error(None, msg).field("boot.root"),
             });
         }
-        args.push(format!("root=/dev/{prefix}{} rw rootwait", (b'a' + n as u8) as char));
+        let mode = if devices[i].kind.block.is_some_and(|b| (b.read_only)(&devices[i].spec)) { "ro" } else { "rw" };
+        args.push(format!("root=/dev/{prefix}{} {mode} rootwait", (b'a' + n as u8) as char));
     }
     if let Some(a) = &b.append {
         if a.get_ref().contains('\0') {
