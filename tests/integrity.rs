@@ -1,8 +1,8 @@
 //! Disk data integrity, end to end with Linux: a write the guest has flushed is on the host file
 //! even when semu dies by SIGKILL right after; a read-only disk's image never changes, whatever
-//! the guest tries; a snapshot disk (`--snapshot`) takes the guest's writes and forgets them at
-//! exit, its image byte-for-byte unchanged; an image in use by a running semu is refused by a
-//! second one.
+//! the guest tries, and a read-only root is mounted read-only (`root=/dev/vda ro`); a snapshot
+//! disk (`--snapshot`) takes the guest's writes and forgets them at exit, its image byte-for-byte
+//! unchanged; an image in use by a running semu is refused by a second one.
 
 mod guest;
 
@@ -183,6 +183,35 @@ fn a_snapshot_disk_takes_writes_and_leaves_its_image_unchanged() {
     g.send("poweroff\n");
     assert_eq!(g.wait_exit(BOOT).code(), Some(0), "{}", g.out);
     assert!(std::fs::read(&root.0).unwrap() == before, "the snapshot's image changed");
+}
+
+#[test]
+fn a_read_only_root_disk_is_mounted_read_only() {
+    let root = DiskCopy::new("integrity-ro-root");
+    let before = std::fs::read(&root.0).unwrap();
+    let dir = std::env::temp_dir().join(format!("semu-integrity-ro-root-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = dir.join("m.toml");
+    let text = std::fs::read_to_string(guest::machine("minimal.toml")).unwrap();
+    let disk = "image = \"../build/guest/rootfs.ext4\"";
+    let kernel = "kernel = \"../build/guest/Image\"";
+    assert!(text.contains(disk) && text.contains(kernel), "{text}");
+    let text = text
+        .replace(disk, &format!("image = \"{}\"\nread-only = true", root.0.display()))
+        .replace(kernel, &format!("kernel = \"{}\"", images().join("Image").display()));
+    std::fs::write(&m, text).unwrap();
+    let mut g = Guest::start(&[m.to_str().unwrap()], false);
+    g.wait_for("semu-init: ready", BOOT);
+    g.wait_for("# ", BOOT);
+    assert!(g.out.contains("Kernel command line: console=ttyS0 root=/dev/vda ro rootwait"), "{}", g.out);
+    let mounts = g.ok("cat /proc/mounts", CMD);
+    assert!(mounts.contains("/dev/root / ext4 ro"), "{mounts}");
+    let (out, st) = g.run("touch /new-file", CMD);
+    assert_ne!(st, 0, "a read-only root takes no writes: {out}");
+    g.send("poweroff\n");
+    assert_eq!(g.wait_exit(BOOT).code(), Some(0), "{}", g.out);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(std::fs::read(&root.0).unwrap() == before, "the read-only root image changed");
 }
 
 #[test]
