@@ -493,6 +493,24 @@ make_ext4() { # stagingroot out.img
     e2fsck -fn "$img" >"$WORK/logs/e2fsck.log" 2>&1 || { cat "$WORK/logs/e2fsck.log" >&2; die "e2fsck found problems in $img"; }
 }
 
+# changed_outputs DIR: the files of DIR/manifest.txt's table whose size or
+# sha256 differ from what the manifest recorded when they were built (or
+# that are missing), one per line; nothing when all match.
+changed_outputs() {
+    local dir="$1" size sum name rest n=0
+    while read -r size sum name rest; do
+        name="${name%:}"
+        n=$((n + 1))
+        if [ ! -f "$dir/$name" ]; then
+            echo "$name (missing)"
+        elif [ "$(stat -c %s "$dir/$name")" != "$size" ] ||
+            [ "$(sha256sum <"$dir/$name" | cut -c1-16)" != "$sum" ]; then
+            echo "$name"
+        fi
+    done < <(sed -n '/^# size sha256 file/,$p' "$dir/manifest.txt" | tail -n +2)
+    [ "$n" -gt 0 ] || echo "manifest.txt (lists no files)"
+}
+
 # ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
@@ -528,12 +546,22 @@ main() {
     local out="$CACHE/guest-$INPUT_HASH" link="$REPO/build/guest"
     mkdir -p "$REPO/build"
     if [ -f "$out/manifest.txt" ]; then
-        ln -sfn "$out" "$link.tmp" && mv -T "$link.tmp" "$link"
-        log "using cached guest build $INPUT_HASH"
-        log "build/guest -> $out"
-        return
+        # A cached output that something wrote to (say, a disk image booted
+        # read-write) is never handed out: rebuild instead.
+        local changed
+        changed="$(changed_outputs "$out")"
+        if [ -z "$changed" ]; then
+            ln -sfn "$out" "$link.tmp" && mv -T "$link.tmp" "$link"
+            log "using cached guest build $INPUT_HASH"
+            log "build/guest -> $out"
+            return
+        fi
+        log "cached guest build $INPUT_HASH changed after it was built (not as its manifest.txt" \
+            "records: $(paste -sd',' <<<"$changed" | sed 's/,/, /g')); rebuilding it"
+    else
+        log "cold build of guest $INPUT_HASH (cache: $CACHE, jobs: $JOBS)"
     fi
-    log "cold build of guest $INPUT_HASH (cache: $CACHE, jobs: $JOBS)"
+    log "stage hashes: kernel=$kernel_h busybox=$busybox_h programs=$programs_h"
 
     stage kernel "$kernel_h" build_kernel
     stage busybox "$busybox_h" build_busybox

@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then
     sudo="sudo -n" # never wait at a password prompt (CI has no standard input)
 fi
 
-pkgs=(gcc-riscv64-unknown-elf device-tree-compiler libslirp-dev libglib2.0-dev pkg-config gdb-multiarch e2fsprogs)
+pkgs=(gcc-riscv64-unknown-elf device-tree-compiler libslirp-dev libglib2.0-dev pkg-config gdb-multiarch e2fsprogs iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

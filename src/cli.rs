@@ -70,6 +70,9 @@ pub struct OverrideArgs {
     /// RAM size: bytes, or with a unit: 256MiB, 1GiB (also 256M, 1G; binary units).
     #[arg(long, value_parser = |s: &str| Size::parse(s))]
     memory: Option<Size>,
+    /// Keep every disk image unchanged: the guest's writes go to a private overlay discarded at exit.
+    #[arg(long)]
+    snapshot: bool,
 }
 
 impl OverrideArgs {
@@ -81,6 +84,7 @@ impl OverrideArgs {
             append: self.append.clone(),
             harts: self.harts,
             memory: self.memory,
+            snapshot: self.snapshot,
         }
     }
 }

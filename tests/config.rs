@@ -14,11 +14,45 @@ fn registry_holds_every_plugin() {
     );
 }
 
+/// Every kind's example (`semu devices`, the docs) is a working `[[device]]` table: put into a
+/// machine with what it needs (an interrupt controller for a device with an interrupt, the image a
+/// disk names), it loads and validates, and the kind's own check accepts the placed instance.
 #[test]
 fn every_example_parses_and_checks() {
-    for k in semu::registry::kinds() {
-        assert!(k.example.contains(&format!("kind = \"{}\"", k.kind)), "{}: example names its kind", k.kind);
+    let kinds = semu::registry::kinds();
+    let controller = kinds.iter().find(|k| k.irq_controller.is_some()).expect("an interrupt controller kind");
+    for k in &kinds {
         assert!(!k.summary.is_empty(), "{}", k.kind);
+        let doc: toml::Table = toml::from_str(k.example).unwrap_or_else(|e| panic!("{}: example: {e}", k.kind));
+        let tables = doc.get("device").and_then(|d| d.as_array()).map_or(0, Vec::len);
+        assert_eq!((doc.len(), tables), (1, 1), "{}: the example is one [[device]] table", k.kind);
+        let table = doc["device"][0].as_table().unwrap();
+        assert_eq!(table.get("kind").and_then(|v| v.as_str()), Some(k.kind), "{}: example names its kind", k.kind);
+        let name =
+            table.get("name").and_then(|v| v.as_str()).unwrap_or_else(|| panic!("{}: example has a name", k.kind));
+
+        let s = Scratch::new(&format!("example-{}", k.kind));
+        let mut text =
+            "[memory]\nbase = 0x0\nsize = \"64MiB\"\n\n[boot]\nkernel = \"Image\"\ninitrd = \"initrd.cpio\"\n\n"
+                .to_string();
+        if k.resources.irqs > 0 {
+            text += &format!("[[device]]\nname = \"example-intc\"\nkind = \"{}\"\n\n", controller.kind);
+        }
+        text += k.example;
+        if let Some(block) = k.block {
+            let image = table.get(block.image_option).and_then(|v| v.as_str());
+            let image = image.unwrap_or_else(|| panic!("{}: example names its image", k.kind));
+            let _ = std::fs::remove_file(s.path(image));
+            let e = s.validate(&text).expect_err("the image is missing");
+            assert_eq!((e.field.as_deref(), e.instance.as_deref()), (Some(block.image_option), Some(name)), "{e}");
+            std::fs::write(s.path(image), vec![0; 1 << 20]).unwrap();
+        }
+        let v = s.validate(&text).unwrap_or_else(|e| panic!("{}: example in a machine: {e}\n{text}", k.kind));
+        let placed: Vec<_> = v.devices.iter().filter(|d| d.spec.kind == k.kind).collect();
+        assert_eq!(placed.len(), 1, "{}", k.kind);
+        assert_eq!(placed[0].spec.name, name);
+        assert_eq!(placed[0].spec.irq.is_some(), k.resources.irqs > 0, "{}: interrupt allocated", k.kind);
+        (k.check)(&placed[0].spec).unwrap_or_else(|e| panic!("{}: check of the example: {e}", k.kind));
     }
 }
 
@@ -72,6 +106,45 @@ fn command_line_overrides_the_file() {
     }
     let got: Loose = disk.spec.params.parse().unwrap();
     assert_eq!(got.img.image, s.path("disk2.img").display().to_string());
+}
+
+#[test]
+fn snapshot_on_the_command_line_sets_snapshot_on_every_disk() {
+    let s = Scratch::new("snapshot");
+    let text = GOOD.to_string()
+        + "\n[[device]]\nname = \"disk1\"\nkind = \"virtio-blk\"\nimage = \"disk2.img\"\nread-only = true\n";
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    struct Blk {
+        #[serde(default)]
+        snapshot: bool,
+        #[serde(default)]
+        read_only: bool,
+        #[serde(flatten)]
+        _rest: std::collections::BTreeMap<String, toml::Value>,
+    }
+    let flags = |v: &semu::config::Validated| -> Vec<(String, bool, bool)> {
+        v.devices
+            .iter()
+            .filter(|d| d.spec.kind == "virtio-blk")
+            .map(|d| {
+                let b: Blk = d.spec.params.parse().unwrap();
+                (d.spec.name.clone(), b.snapshot, b.read_only)
+            })
+            .collect()
+    };
+    let v = s.validate(&text).unwrap();
+    assert_eq!(flags(&v), [("disk0".into(), false, false), ("disk1".into(), false, true)]);
+    let ov = semu::config::Overrides { snapshot: true, ..Default::default() };
+    let v = s.validate_with(&text, &ov).unwrap();
+    assert_eq!(flags(&v), [("disk0".into(), true, false), ("disk1".into(), true, true)]);
+    assert_eq!(v.boot.bootargs, "console=ttyS0 root=/dev/vda rw rootwait", "a snapshot root stays rw");
+    // Other devices get nothing (an unknown option would fail their check).
+    let rng = v.devices.iter().find(|d| d.spec.name == "rng0").unwrap();
+    (rng.kind.check)(&rng.spec).unwrap();
+    // `snapshot = false` in the file is overridden too.
+    let off = text.replacen("image = \"disk.img\"", "image = \"disk.img\"\nsnapshot = false", 1);
+    assert_eq!(flags(&s.validate_with(&off, &ov).unwrap())[0], ("disk0".into(), true, false));
 }
 
 /// Replaces the first occurrence of `from` in the good machine.

@@ -118,6 +118,42 @@ fn root_on_the_second_disk_is_vdb_and_append_follows() {
 }
 
 #[test]
+fn a_read_only_root_disk_is_mounted_ro_and_a_snapshot_disk_rw() {
+    let s = Scratch::new("fdt-ro");
+    let bootargs = |text: &str| {
+        let (v, root, _) = tree(text, &s);
+        let chosen = root.find("/chosen").unwrap().str("bootargs").unwrap();
+        assert_eq!(chosen, v.boot.bootargs, "the DTB carries the planned command line");
+        chosen
+    };
+    let disk = "image = \"disk.img\"";
+    assert_eq!(
+        bootargs(&GOOD.replace(disk, &format!("{disk}\nread-only = true"))),
+        "console=ttyS0 root=/dev/vda ro rootwait"
+    );
+    assert_eq!(
+        bootargs(&GOOD.replace(disk, &format!("{disk}\nread-only = true\nsnapshot = true"))),
+        "console=ttyS0 root=/dev/vda ro rootwait",
+        "snapshot changes nothing on a read-only disk"
+    );
+    assert_eq!(
+        bootargs(&GOOD.replace(disk, &format!("{disk}\nsnapshot = true"))),
+        "console=ttyS0 root=/dev/vda rw rootwait"
+    );
+    assert_eq!(
+        bootargs(&GOOD.replace(disk, &format!("{disk}\nread-only = false"))),
+        "console=ttyS0 root=/dev/vda rw rootwait"
+    );
+    // Only the root disk's own flag counts: a read-only second disk leaves a writable root rw.
+    let two = GOOD.replace("root = \"disk0\"", "root = \"disk1\"")
+        + "\n[[device]]\nname = \"disk1\"\nkind = \"virtio-blk\"\nimage = \"disk2.img\"\nread-only = true\n";
+    assert_eq!(bootargs(&two), "console=ttyS0 root=/dev/vdb ro rootwait");
+    assert_eq!(bootargs(&two.replace("read-only = true", "")), "console=ttyS0 root=/dev/vdb rw rootwait");
+    let ro_other = two.replace("root = \"disk1\"", "root = \"disk0\"");
+    assert_eq!(bootargs(&ro_other), "console=ttyS0 root=/dev/vda rw rootwait");
+}
+
+#[test]
 fn dtc_accepts_the_blob() {
     let s = Scratch::new("fdt-dtc");
     let (_, _, blob) = tree(GOOD, &s);

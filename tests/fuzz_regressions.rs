@@ -16,8 +16,9 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The files in `dir`, sorted; a folder that is missing fails the test.
 fn files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let rd = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut v: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
     v.sort();
     v
@@ -36,9 +37,11 @@ fn one(name: &str, what: &str, input: &[u8]) -> Result<(), String> {
     })
 }
 
-/// Replays every kept input of `name`; returns how many there were.
+/// Replays every kept input of `name` (there must be at least one); returns how many there were.
 fn replay(name: &str) -> usize {
-    let kept = files(&root().join("fuzz/regressions").join(name));
+    let dir = root().join("fuzz/regressions").join(name);
+    let kept = files(&dir);
+    assert!(!kept.is_empty(), "{}: no inputs to replay (every target keeps at least one)", dir.display());
     let failures: Vec<String> =
         kept.iter().filter_map(|p| one(name, &p.display().to_string(), &std::fs::read(p).unwrap()).err()).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -97,10 +100,28 @@ fn read_all(dirs: &[&str]) -> Vec<Vec<u8>> {
     dirs.iter().flat_map(|d| files(&root().join(d))).map(|p| std::fs::read(p).unwrap()).collect()
 }
 
+/// Every target has its folder of kept inputs, with at least one input in it, and a test below.
+#[test]
+fn every_target_has_regression_inputs() {
+    let tests = include_str!("fuzz_regressions.rs");
+    for (name, _) in semu_fuzz::TARGETS {
+        let dir = root().join("fuzz/regressions").join(name);
+        assert!(dir.is_dir(), "{} is missing", dir.display());
+        assert!(!files(&dir).is_empty(), "{} holds no input", dir.display());
+        assert!(tests.contains(&format!("replay(\"{name}\")")), "no test here replays {name}");
+    }
+    let folders: Vec<String> = std::fs::read_dir(root().join("fuzz/regressions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for f in folders {
+        assert!(semu_fuzz::TARGETS.iter().any(|(n, _)| *n == f), "fuzz/regressions/{f} is no target's folder");
+    }
+}
+
 #[test]
 fn config_target_keeps_its_findings_fixed() {
-    let kept = replay("config");
-    assert!(kept >= 1);
+    replay("config");
     let seeds = read_all(&["fuzz/seeds/config", "fuzz/regressions/config", "machines", "tests/broken"]);
     smoke("config", &seeds, 1500, 600, true);
 }

@@ -1,6 +1,8 @@
 //! Disk data integrity, end to end with Linux: a write the guest has flushed is on the host file
 //! even when semu dies by SIGKILL right after; a read-only disk's image never changes, whatever
-//! the guest tries; an image in use by a running semu is refused by a second one.
+//! the guest tries, and a read-only root is mounted read-only (`root=/dev/vda ro`); a snapshot
+//! disk (`--snapshot`) takes the guest's writes and forgets them at exit, its image byte-for-byte
+//! unchanged; an image in use by a running semu is refused by a second one.
 
 mod guest;
 
@@ -136,6 +138,80 @@ fn read_only_disk_is_never_modified() {
     g.send("poweroff\n");
     assert_eq!(g.wait_exit(BOOT).code(), Some(0), "{}", g.out);
     assert!(std::fs::read(s.data()).unwrap() == before, "the read-only image changed");
+}
+
+#[test]
+fn a_snapshot_disk_takes_writes_and_leaves_its_image_unchanged() {
+    let root = DiskCopy::new("integrity-snapshot");
+    let before = std::fs::read(&root.0).unwrap();
+    let m = guest::machine("minimal.toml");
+    let kernel = images().join("Image");
+    let args =
+        [m.to_str().unwrap(), "--kernel", kernel.to_str().unwrap(), "--disk", root.0.to_str().unwrap(), "--snapshot"];
+    let boot = || {
+        let mut g = Guest::start(&args, false);
+        g.wait_for("semu-init: ready", BOOT);
+        g.wait_for("# ", BOOT);
+        g
+    };
+
+    let mut g = boot();
+    assert!(g.ok("cat /proc/cmdline", CMD).contains("root=/dev/vda rw"), "a snapshot root is writable");
+    assert_eq!(g.ok("cat /sys/block/vda/ro", CMD).trim(), "0", "Linux sees a writable disk");
+    // A file and 1 MiB of pattern on the root file system, synced; then read back from the disk
+    // itself (the page cache dropped), so the data comes from the overlay.
+    g.ok("echo written-in-a-snapshot > /snapshot.txt", CMD);
+    g.ok(&format!("yes '{}' | head -c {PATTERN_LEN} > /pattern.bin && sync", LINE.trim_end()), CMD);
+    g.ok("echo 3 > /proc/sys/vm/drop_caches", CMD);
+    assert_eq!(g.ok("cat /snapshot.txt", CMD), "written-in-a-snapshot");
+    let sum = g.ok("md5sum /pattern.bin", CMD);
+    let want = Command::new("md5sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().and_then(|mut c| {
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(&pattern())?;
+        c.wait_with_output()
+    });
+    let want = String::from_utf8_lossy(&want.expect("md5sum").stdout).split_whitespace().next().unwrap().to_string();
+    assert!(sum.starts_with(&want), "the guest reads back what it wrote: {sum} (want {want})");
+    g.send("poweroff\n");
+    assert_eq!(g.wait_exit(BOOT).code(), Some(0), "{}", g.out);
+    assert!(std::fs::read(&root.0).unwrap() == before, "the snapshot's image changed");
+
+    // The next boot starts from the unchanged image: the files are gone.
+    let mut g = boot();
+    let (out, st) = g.run("ls /snapshot.txt /pattern.bin", CMD);
+    assert_ne!(st, 0, "the files written in the last snapshot are gone: {out}");
+    g.send("poweroff\n");
+    assert_eq!(g.wait_exit(BOOT).code(), Some(0), "{}", g.out);
+    assert!(std::fs::read(&root.0).unwrap() == before, "the snapshot's image changed");
+}
+
+#[test]
+fn a_read_only_root_disk_is_mounted_read_only() {
+    let root = DiskCopy::new("integrity-ro-root");
+    let before = std::fs::read(&root.0).unwrap();
+    let dir = std::env::temp_dir().join(format!("semu-integrity-ro-root-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = dir.join("m.toml");
+    let text = std::fs::read_to_string(guest::machine("minimal.toml")).unwrap();
+    let disk = "image = \"../build/guest/rootfs.ext4\"";
+    let kernel = "kernel = \"../build/guest/Image\"";
+    assert!(text.contains(disk) && text.contains(kernel), "{text}");
+    let text = text
+        .replace(disk, &format!("image = \"{}\"\nread-only = true", root.0.display()))
+        .replace(kernel, &format!("kernel = \"{}\"", images().join("Image").display()));
+    std::fs::write(&m, text).unwrap();
+    let mut g = Guest::start(&[m.to_str().unwrap()], false);
+    g.wait_for("semu-init: ready", BOOT);
+    g.wait_for("# ", BOOT);
+    assert!(g.out.contains("Kernel command line: console=ttyS0 root=/dev/vda ro rootwait"), "{}", g.out);
+    let mounts = g.ok("cat /proc/mounts", CMD);
+    assert!(mounts.contains("/dev/root / ext4 ro"), "{mounts}");
+    let (out, st) = g.run("touch /new-file", CMD);
+    assert_ne!(st, 0, "a read-only root takes no writes: {out}");
+    g.send("poweroff\n");
+    assert_eq!(g.wait_exit(BOOT).code(), Some(0), "{}", g.out);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(std::fs::read(&root.0).unwrap() == before, "the read-only root image changed");
 }
 
 #[test]

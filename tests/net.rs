@@ -107,7 +107,10 @@ fn guest_fetches_from_and_serves_to_the_host_through_user_mode_networking() {
     g.wait_for("# ", Duration::from_secs(60));
     let t = Duration::from_secs(120);
     // The guest's init asks for a DHCP lease on eth0 by itself, in the background.
-    let addr = g.ok("for i in $(seq 100); do ip -4 addr show eth0 | grep -q inet && break; sleep 0.1; done; ip -4 addr show eth0", t);
+    let addr = g.ok(
+        "for i in $(seq 100); do ip -4 addr show eth0 | grep -q inet && break; sleep 0.1; done; ip -4 addr show eth0",
+        t,
+    );
     assert!(addr.contains("10.0.2.15/24"), "{addr}");
     let got = g.ok(&format!("wget -q -O /tmp/blob http://10.0.2.2:{port}/blob && sha256sum /tmp/blob"), t);
     assert!(got.contains(&want), "guest sha256: {got}\nhost sha256: {want}");

@@ -34,6 +34,8 @@ pub struct Overrides {
     pub harts: Option<u32>,
     /// `--memory`
     pub memory: Option<Size>,
+    /// `--snapshot`: every disk keeps its image unchanged (writes go to a throwaway overlay).
+    pub snapshot: bool,
 }
 
 /// A device instance after validation: placed, with its kind.
@@ -564,8 +566,20 @@ fn plan_boot(
             };
             return Err(cx.file.error(None, msg).option("--disk"));
         };
-        let (_, option) = devices[t].kind.block.unwrap_or(("", "image"));
+        let option = devices[t].kind.block.map_or("image", |b| b.image_option);
         devices[t].spec.params.set_override(option, toml::Value::String(disk.display().to_string()), "--disk");
+    }
+    if ov.snapshot {
+        for d in devices.iter_mut() {
+            match d.kind.block.map(|b| b.snapshot_option) {
+                Some(Some(option)) => d.spec.params.set_override(option, toml::Value::Boolean(true), "--snapshot"),
+                Some(None) => {
+                    let msg = format!("a {} disk cannot keep its image unchanged", d.kind.kind);
+                    return Err(cx.file.error(None, msg).instance(&d.spec.name).option("--snapshot"));
+                }
+                None => {}
+            }
+        }
     }
 
     // Console.
@@ -600,8 +614,8 @@ fn plan_boot(
         None => args.push("console=hvc0".to_string()),
     }
     if let Some(i) = root {
-        let prefix = devices[i].kind.block.map_or("vd", |b| b.0);
-        let n = nth(i, &|d| d.kind.block.map(|b| b.0) == Some(prefix));
+        let prefix = devices[i].kind.block.map_or("vd", |b| b.prefix);
+        let n = nth(i, &|d| d.kind.block.map(|b| b.prefix) == Some(prefix));
         if n >= 26 {
             let msg = "more than 26 disks before the root disk";
             return Err(match &b.root {
@@ -609,7 +623,8 @@ fn plan_boot(
                 None => cx.file.error(None, msg).field("boot.root"),
             });
         }
-        args.push(format!("root=/dev/{prefix}{} rw rootwait", (b'a' + n as u8) as char));
+        let mode = if devices[i].kind.block.is_some_and(|b| (b.read_only)(&devices[i].spec)) { "ro" } else { "rw" };
+        args.push(format!("root=/dev/{prefix}{} {mode} rootwait", (b'a' + n as u8) as char));
     }
     if b.mode == BootModeKind::Linux {
         // A panicking kernel reboots after a second, which ends the run, instead of spinning for

@@ -33,7 +33,7 @@ pub fn unused_ram(file: &semu_api::SourceFile, ram_size: u64, from_cli: bool) ->
 /// The root disk's image, when the kernel will not find a file system on it: empty, or without
 /// the ext2/3/4 magic (the only file systems the guest kernel of `scripts/guest` has).
 pub fn root_disk(d: &Placed) -> Option<ConfigError> {
-    let option = d.kind.block?.1;
+    let option = d.kind.block?.image_option;
     let params = &d.spec.params;
     let table: toml::Table = params.parse().ok()?;
     let path = params.resolve(option, table.get(option)?.as_str()?);

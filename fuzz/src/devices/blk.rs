@@ -1,13 +1,13 @@
-//! Target `virtio_blk`: the block device over a 32 KiB image (read-write or read-only, chosen by
-//! the input). Besides the hostile driver, the input can place well-formed request headers (any
-//! type, sector near the end of the disk or anywhere). A read-only image must be unchanged
-//! afterwards and no image may change size.
+//! Target `virtio_blk`: the block device over a 32 KiB image (read-write, read-only or snapshot,
+//! chosen by the input). Besides the hostile driver, the input can place well-formed request
+//! headers (any type, sector near the end of the disk or anywhere). A read-only or snapshot image
+//! must be unchanged afterwards and no image may change size.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use semu_virtio::MmioTransport;
-use semu_virtio_blk::{req, Blk, Image, SECTOR};
+use semu_virtio_blk::{req, Access, Blk, Image, SECTOR};
 
 use super::Bytes;
 use super::Driver;
@@ -24,6 +24,7 @@ fn dir() -> &'static Path {
         let data: Vec<u8> = (0..SECTORS * SECTOR).map(|i| (i % 251) as u8).collect();
         std::fs::write(dir.join("rw.img"), &data).expect("image");
         std::fs::write(dir.join("ro.img"), &data).expect("image");
+        std::fs::write(dir.join("snap.img"), &data).expect("image");
         dir
     })
 }
@@ -31,10 +32,16 @@ fn dir() -> &'static Path {
 /// The target.
 pub fn run(data: &[u8]) {
     let mut b = Bytes::new(data);
-    let read_only = b.bool();
-    let path = dir().join(if read_only { "ro.img" } else { "rw.img" });
-    let before = read_only.then(|| std::fs::read(&path).expect("image"));
-    let image = Image::open(&path, read_only).expect("the image opens (no other holder)");
+    // Odd first bytes: read-only, as when this was a bool; even ones: read-write or snapshot.
+    let first = b.u8();
+    let (access, name) = match (first & 1, first & 2) {
+        (1, _) => (Access::ReadOnly, "ro.img"),
+        (_, 0) => (Access::ReadWrite, "rw.img"),
+        _ => (Access::Snapshot, "snap.img"),
+    };
+    let path = dir().join(name);
+    let before = (access != Access::ReadWrite).then(|| std::fs::read(&path).expect("image"));
+    let image = Image::open(&path, access).expect("the image opens (no other holder)");
     let mut t = MmioTransport::new("disk0", Blk::new(image, "disk0"), None);
     let mut d = Driver::new();
     d.play(&mut t, &mut b, |op, d, _, b| {
@@ -59,6 +66,6 @@ pub fn run(data: &[u8]) {
     let len = std::fs::metadata(&path).expect("image").len();
     assert_eq!(len, SECTORS * SECTOR, "the image keeps its size");
     if let Some(before) = before {
-        assert!(std::fs::read(&path).expect("image") == before, "a read-only image is never modified");
+        assert!(std::fs::read(&path).expect("image") == before, "a read-only or snapshot image is never modified");
     }
 }

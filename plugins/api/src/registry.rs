@@ -41,10 +41,8 @@ pub struct DeviceKind {
     /// Set if an instance can be the console: the Linux tty name prefix (`"ttyS"`). The n-th such
     /// device by address is `ttyS<n>`.
     pub console_tty: Option<&'static str>,
-    /// Set if an instance is a disk that can hold the root file system: the Linux name prefix
-    /// (`"vd"`, the n-th such device by address is `vda`, `vdb`, ...) and the option naming its
-    /// image file (which `--disk` overrides).
-    pub block: Option<(&'static str, &'static str)>,
+    /// Set if an instance is a disk that can hold the root file system.
+    pub block: Option<Block>,
     /// Checks the instance's options (and that the files they name exist) without opening
     /// anything for use. `semu validate` runs this.
     pub check: fn(&DeviceSpec) -> Result<(), ConfigError>,
@@ -60,6 +58,21 @@ pub struct DeviceKind {
 }
 
 inventory::collect!(DeviceKind);
+
+/// What the core needs to know about a kind of disk.
+#[derive(Debug, Clone, Copy)]
+pub struct Block {
+    /// The Linux name prefix: the n-th disk of the kind by address is `vda`, `vdb`, ... for `"vd"`.
+    pub prefix: &'static str,
+    /// The option naming the image file (which `--disk` overrides).
+    pub image_option: &'static str,
+    /// The boolean option that sends the guest's writes to a throwaway overlay instead of the
+    /// image (which `--snapshot` sets), if the kind has one.
+    pub snapshot_option: Option<&'static str>,
+    /// Whether the instance is a read-only disk (its root gets `ro` on the kernel command line,
+    /// not `rw`). Options that do not parse count as writable; the kind's `check` reports them.
+    pub read_only: fn(&DeviceSpec) -> bool,
+}
 
 /// One validated, placed device instance.
 #[derive(Clone, Debug)]

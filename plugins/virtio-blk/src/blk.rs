@@ -6,18 +6,13 @@
 //! number of sectors, or beyond the end of the disk fails with `IOERR`; so does `OUT` on a
 //! read-only disk.
 
-use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
 use semu_api::GuestRam;
 use semu_virtio::{id, Chain, Queue, QueueError, VirtioDevice};
 
-/// Sector size.
-pub const SECTOR: u64 = 512;
+use crate::{Image, SECTOR};
+
 /// Size of the request queue.
 pub const QUEUE_SIZE: u16 = 256;
 /// Length of the `GET_ID` serial string.
@@ -57,50 +52,6 @@ pub mod req_status {
 
 /// Size of the request header (`type`, `reserved`, `sector`).
 const HDR_LEN: u64 = 16;
-
-/// An opened, locked disk image.
-#[derive(Debug)]
-pub struct Image {
-    file: File,
-    path: PathBuf,
-    read_only: bool,
-    len: u64,
-}
-
-impl Image {
-    /// Opens `path` (read-only if `read_only`) and takes an advisory lock on it: shared for a
-    /// read-only disk, exclusive otherwise. Fails if another open file holds a conflicting lock,
-    /// or if the size is not a multiple of 512 bytes.
-    pub fn open(path: &Path, read_only: bool) -> anyhow::Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(!read_only)
-            .open(path)
-            .with_context(|| format!("cannot open image {}", path.display()))?;
-        let op = if read_only { libc::LOCK_SH } else { libc::LOCK_EX };
-        // SAFETY: flock on a file descriptor we own; no memory is passed.
-        if unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) } != 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                bail!("image {} is in use by another process", path.display());
-            }
-            bail!("cannot lock image {}: {e}", path.display());
-        }
-        let meta = file.metadata().with_context(|| format!("cannot stat image {}", path.display()))?;
-        if !meta.is_file() {
-            bail!("image {} is not a regular file", path.display());
-        }
-        if meta.len() % SECTOR != 0 {
-            bail!("image {} is {} bytes, not a multiple of {SECTOR}", path.display(), meta.len());
-        }
-        Ok(Self { file, path: path.to_path_buf(), read_only, len: meta.len() })
-    }
-
-    /// Capacity in 512-byte sectors.
-    pub fn sectors(&self) -> u64 {
-        self.len / SECTOR
-    }
-}
 
 /// The virtio-blk device.
 #[derive(Debug)]
@@ -159,13 +110,12 @@ impl Blk {
                 },
                 None => (req_status::IOERR, 0),
             },
-            req::OUT if data_in == 0 && !self.image.read_only => match self.range(sector, data_out) {
+            req::OUT if data_in == 0 && !self.image.read_only() => match self.range(sector, data_out) {
                 Some(off) => (ok(self.write(ram, c, off, data_out)), 0),
                 None => (req_status::IOERR, 0),
             },
             req::IN | req::OUT => (req_status::IOERR, 0),
-            req::FLUSH if self.image.read_only => (req_status::OK, 0),
-            req::FLUSH => (ok(self.image.file.sync_data()), 0),
+            req::FLUSH => (ok(self.image.flush()), 0),
             req::GET_ID => {
                 let n = data_in.min(ID_LEN as u64);
                 match c.writable.write_at(ram, 0, &self.id[..n as usize]) {
@@ -180,7 +130,7 @@ impl Blk {
     /// The byte offset of `len` bytes at `sector` if they are whole sectors inside the disk.
     fn range(&self, sector: u64, len: u64) -> Option<u64> {
         let off = sector.checked_mul(SECTOR)?;
-        (len.is_multiple_of(SECTOR) && off.checked_add(len)? <= self.image.len).then_some(off)
+        (len.is_multiple_of(SECTOR) && off.checked_add(len)? <= self.image.len()).then_some(off)
     }
 
     fn read(&self, ram: &mut GuestRam, c: &Chain, mut off: u64, len: u64) -> io::Result<()> {
@@ -189,21 +139,23 @@ impl Blk {
         }
         for (addr, n) in c.writable.chunks(0, len) {
             let buf = ram.slice_mut(addr, n).ok_or(io::ErrorKind::InvalidInput)?;
-            self.image.file.read_exact_at(buf, off)?;
+            self.image.read_at(buf, off)?;
             off += n as u64;
         }
         Ok(())
     }
 
-    fn write(&self, ram: &GuestRam, c: &Chain, mut off: u64, len: u64) -> io::Result<()> {
+    fn write(&mut self, ram: &GuestRam, c: &Chain, off: u64, len: u64) -> io::Result<()> {
         if !c.readable.in_ram(ram) {
             return Err(io::ErrorKind::InvalidInput.into());
         }
+        let mut at = off;
         for (addr, n) in c.readable.chunks(HDR_LEN, len) {
             let buf = ram.slice(addr, n).ok_or(io::ErrorKind::InvalidInput)?;
-            self.image.file.write_all_at(buf, off)?;
-            off += n as u64;
+            self.image.write_at(buf, at)?;
+            at += n as u64;
         }
+        self.image.commit(off, len);
         Ok(())
     }
 }
@@ -214,7 +166,7 @@ impl VirtioDevice for Blk {
     }
 
     fn features(&self) -> u64 {
-        let ro = if self.image.read_only { feature::RO } else { 0 };
+        let ro = if self.image.read_only() { feature::RO } else { 0 };
         feature::SEG_MAX | feature::FLUSH | ro
     }
 
@@ -232,10 +184,8 @@ impl VirtioDevice for Blk {
     }
 
     fn shutdown(&mut self) {
-        if !self.image.read_only {
-            if let Err(e) = self.image.file.sync_data() {
-                eprintln!("semu: cannot flush image {}: {e}", self.image.path.display());
-            }
+        if let Err(e) = self.image.flush() {
+            eprintln!("semu: cannot flush image {}: {e}", self.image.path().display());
         }
     }
 }
@@ -243,9 +193,11 @@ impl VirtioDevice for Blk {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Access;
     use semu_api::{IrqLine, IrqPins};
     use semu_virtio::testing::{Buf, Driver, TempDir};
     use semu_virtio::{feature as vf, reg, status, MmioTransport, DESC_F_NEXT, DESC_F_WRITE};
+    use std::path::{Path, PathBuf};
 
     const FEATURES: u64 = vf::VERSION_1 | feature::FLUSH | feature::SEG_MAX;
 
@@ -256,12 +208,12 @@ mod tests {
         p
     }
 
-    fn disk(path: &Path, read_only: bool) -> (MmioTransport<Blk>, IrqLine, Driver) {
+    fn disk(path: &Path, access: Access) -> (MmioTransport<Blk>, IrqLine, Driver) {
         let line = IrqLine::new(IrqPins::new(32), 3);
-        let blk = Blk::new(Image::open(path, read_only).unwrap(), "disk0");
+        let blk = Blk::new(Image::open(path, access).unwrap(), "disk0");
         let mut t = MmioTransport::new("disk0", blk, Some(line.clone()));
         let mut d = Driver::new();
-        let ro = if read_only { feature::RO } else { 0 };
+        let ro = if access == Access::ReadOnly { feature::RO } else { 0 };
         d.init(&mut t, FEATURES | ro);
         (t, line, d)
     }
@@ -288,12 +240,12 @@ mod tests {
     fn features_and_config() {
         let dir = TempDir::new("blk");
         let p = image(&dir, "a.img", 8);
-        let (mut t, _, mut d) = disk(&p, false);
+        let (mut t, _, mut d) = disk(&p, Access::ReadWrite);
         assert_eq!(d.device_features(&mut t), FEATURES | vf::INDIRECT_DESC);
         assert_eq!(d.config(&mut t, 0, 4), 8);
         assert_eq!(d.config(&mut t, 4, 4), 0);
         assert_eq!(d.config(&mut t, 12, 4), 254);
-        let (mut t, _, mut d) = disk(&image(&dir, "b.img", 8), true);
+        let (mut t, _, mut d) = disk(&image(&dir, "b.img", 8), Access::ReadOnly);
         assert_ne!(d.device_features(&mut t) & feature::RO, 0);
     }
 
@@ -301,7 +253,7 @@ mod tests {
     fn read_write_round_trip_and_flush() {
         let dir = TempDir::new("blk");
         let p = image(&dir, "a.img", 16);
-        let (mut t, line, mut d) = disk(&p, false);
+        let (mut t, line, mut d) = disk(&p, Access::ReadWrite);
         let data: Vec<u8> = (0..1024u32).map(|i| (i * 7) as u8).collect();
         let (len, st, _) = request(&mut t, &mut d, &[hdr(req::OUT, 3), Buf::Read(data.clone()), Buf::Write(1)]);
         assert_eq!((len, st), (1, req_status::OK));
@@ -327,7 +279,7 @@ mod tests {
         let dir = TempDir::new("blk");
         let p = image(&dir, "a.img", 4);
         let before = std::fs::read(&p).unwrap();
-        let (mut t, _, mut d) = disk(&p, false);
+        let (mut t, _, mut d) = disk(&p, Access::ReadWrite);
         for (ty, sector, buf) in [
             (req::IN, 4, Buf::Write(512)),
             (req::IN, 3, Buf::Write(1024)),
@@ -351,7 +303,7 @@ mod tests {
         let dir = TempDir::new("blk");
         let p = image(&dir, "ro.img", 4);
         let before = std::fs::read(&p).unwrap();
-        let (mut t, _, mut d) = disk(&p, true);
+        let (mut t, _, mut d) = disk(&p, Access::ReadOnly);
         let (_, st, _) = request(&mut t, &mut d, &[hdr(req::OUT, 0), Buf::Read(vec![0x55; 512]), Buf::Write(1)]);
         assert_eq!(st, req_status::IOERR);
         let (_, st, _) = request(&mut t, &mut d, &[hdr(req::FLUSH, 0), Buf::Write(1)]);
@@ -365,13 +317,50 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_disk_is_writable_and_leaves_its_image_unchanged() {
+        let dir = TempDir::new("blk");
+        let p = image(&dir, "snap.img", 16);
+        let before = std::fs::read(&p).unwrap();
+        let (mut t, _, mut d) = disk(&p, Access::Snapshot);
+        assert_eq!(d.device_features(&mut t) & feature::RO, 0, "the guest sees a writable disk");
+        let data: Vec<u8> = (0..1024u32).map(|i| (i * 13 + 5) as u8).collect();
+        // Written in two buffers that split a sector.
+        let bufs = [hdr(req::OUT, 6), Buf::Read(data[..300].to_vec()), Buf::Read(data[300..].to_vec()), Buf::Write(1)];
+        assert_eq!(request(&mut t, &mut d, &bufs).1, req_status::OK);
+        let (_, st, _) = request(&mut t, &mut d, &[hdr(req::FLUSH, 0), Buf::Write(1)]);
+        assert_eq!(st, req_status::OK);
+        // Sectors 5..9: one from the image, two written, one from the image.
+        let (len, st, a) = request(&mut t, &mut d, &[hdr(req::IN, 5), Buf::Write(2048), Buf::Write(1)]);
+        assert_eq!((len, st), (2049, req_status::OK));
+        let got = d.ram.slice(a[1], 2048).unwrap();
+        assert_eq!(got[..512], before[5 * 512..6 * 512], "unwritten: the image");
+        assert_eq!(got[512..1536], data[..], "written: the overlay");
+        assert_eq!(got[1536..], before[8 * 512..9 * 512], "unwritten: the image");
+        let (len, st, a) = request(&mut t, &mut d, &[hdr(req::GET_ID, 0), Buf::Write(20), Buf::Write(1)]);
+        assert_eq!((len, st), (21, req_status::OK));
+        assert_eq!(&d.ram.slice(a[1], 6).unwrap(), b"disk0\0");
+        // Out of range still fails, and nothing of it lands anywhere.
+        let (_, st, _) = request(&mut t, &mut d, &[hdr(req::OUT, 16), Buf::Read(vec![9; 512]), Buf::Write(1)]);
+        assert_eq!(st, req_status::IOERR);
+        t.device_mut().shutdown();
+        drop(t);
+        assert!(std::fs::read(&p).unwrap() == before, "the image file is byte-for-byte unchanged");
+        // A new snapshot of the image starts from the image again.
+        let (mut t, _, mut d) = disk(&p, Access::Snapshot);
+        let (_, st, a) = request(&mut t, &mut d, &[hdr(req::IN, 6), Buf::Write(1024), Buf::Write(1)]);
+        assert_eq!(st, req_status::OK);
+        assert_eq!(d.ram.slice(a[1], 1024).unwrap(), &before[6 * 512..8 * 512]);
+    }
+
+    #[test]
     fn get_id_is_the_instance_name() {
         let dir = TempDir::new("blk");
-        let (mut t, _, mut d) = disk(&image(&dir, "a.img", 1), false);
+        let (mut t, _, mut d) = disk(&image(&dir, "a.img", 1), Access::ReadWrite);
         let (len, st, a) = request(&mut t, &mut d, &[hdr(req::GET_ID, 0), Buf::Write(20), Buf::Write(1)]);
         assert_eq!((len, st), (21, req_status::OK));
         assert_eq!(&d.ram.slice(a[1], 20).unwrap()[..6], b"disk0\0");
-        let long = Blk::new(Image::open(&image(&dir, "b.img", 1), false).unwrap(), "a-very-long-instance-name");
+        let long =
+            Blk::new(Image::open(&image(&dir, "b.img", 1), Access::ReadWrite).unwrap(), "a-very-long-instance-name");
         assert_eq!(&long.id, b"a-very-long-instance");
     }
 
@@ -380,7 +369,7 @@ mod tests {
         let dir = TempDir::new("blk");
         let p = image(&dir, "a.img", 4);
         let before = std::fs::read(&p).unwrap();
-        let (mut t, _, mut d) = disk(&p, false);
+        let (mut t, _, mut d) = disk(&p, Access::ReadWrite);
         let s = d.add_chain(0, &[hdr(req::OUT, 0), Buf::Read(vec![0; 512]), Buf::Write(1)]);
         // Point the data descriptor (index head+1) at the last 256 bytes of RAM and beyond.
         let end = semu_virtio::testing::BASE + semu_virtio::testing::RAM_SIZE;
@@ -407,7 +396,7 @@ mod tests {
     #[test]
     fn a_descriptor_loop_sets_needs_reset() {
         let dir = TempDir::new("blk");
-        let (mut t, _, mut d) = disk(&image(&dir, "a.img", 4), false);
+        let (mut t, _, mut d) = disk(&image(&dir, "a.img", 4), Access::ReadWrite);
         let s = d.add_chain(0, &[hdr(req::IN, 0), Buf::Write(512), Buf::Write(1)]);
         d.put_desc(0, s.head + 2, s.addrs[2], 1, DESC_F_WRITE | DESC_F_NEXT, s.head);
         d.notify(&mut t, 0);
@@ -419,14 +408,14 @@ mod tests {
     fn a_second_open_is_refused_by_the_lock() {
         let dir = TempDir::new("blk");
         let p = image(&dir, "a.img", 4);
-        let first = Image::open(&p, false).unwrap();
-        let e = Image::open(&p, false).unwrap_err().to_string();
+        let first = Image::open(&p, Access::ReadWrite).unwrap();
+        let e = Image::open(&p, Access::ReadWrite).unwrap_err().to_string();
         assert!(e.contains("is in use by another process"), "{e}");
-        assert!(Image::open(&p, true).is_err(), "a shared lock conflicts with the exclusive one");
+        assert!(Image::open(&p, Access::ReadOnly).is_err(), "a shared lock conflicts with the exclusive one");
         drop(first);
-        let ro1 = Image::open(&p, true).unwrap();
-        let _ro2 = Image::open(&p, true).expect("read-only disks share the image");
-        assert!(Image::open(&p, false).is_err());
+        let ro1 = Image::open(&p, Access::ReadOnly).unwrap();
+        let _ro2 = Image::open(&p, Access::ReadOnly).expect("read-only disks share the image");
+        assert!(Image::open(&p, Access::ReadWrite).is_err());
         drop(ro1);
     }
 
@@ -435,22 +424,28 @@ mod tests {
         let dir = TempDir::new("blk");
         let p = dir.path().join("odd.img");
         std::fs::write(&p, [0; 700]).unwrap();
-        let e = Image::open(&p, false).unwrap_err().to_string();
+        let e = Image::open(&p, Access::ReadWrite).unwrap_err().to_string();
         assert!(e.contains("not a multiple of 512"), "{e}");
-        assert!(Image::open(&dir.path().join("missing.img"), true).is_err());
+        assert!(Image::open(&dir.path().join("missing.img"), Access::ReadOnly).is_err());
     }
 
     #[test]
     fn a_hostile_driver_cannot_make_it_panic_or_hang() {
         let dir = TempDir::new("blk");
         let p = image(&dir, "a.img", 64);
-        let (mut t, _, _) = disk(&p, false);
+        let (mut t, _, _) = disk(&p, Access::ReadWrite);
         let (_, done) = semu_virtio::testing::hostile_driver(&mut t, FEATURES | vf::INDIRECT_DESC, 200, 11);
         eprintln!("{done} requests completed");
         assert!(done > 0);
-        let (mut t, _, _) = disk(&image(&dir, "ro.img", 64), true);
+        let (mut t, _, _) = disk(&image(&dir, "ro.img", 64), Access::ReadOnly);
         let before = std::fs::read(dir.path().join("ro.img")).unwrap();
         semu_virtio::testing::hostile_driver(&mut t, FEATURES | vf::INDIRECT_DESC | feature::RO, 200, 12);
         assert_eq!(std::fs::read(dir.path().join("ro.img")).unwrap(), before);
+        let (mut t, _, _) = disk(&image(&dir, "snap.img", 64), Access::Snapshot);
+        let before = std::fs::read(dir.path().join("snap.img")).unwrap();
+        let (_, done) = semu_virtio::testing::hostile_driver(&mut t, FEATURES | vf::INDIRECT_DESC, 200, 13);
+        assert!(done > 0);
+        t.device_mut().shutdown();
+        assert_eq!(std::fs::read(dir.path().join("snap.img")).unwrap(), before);
     }
 }

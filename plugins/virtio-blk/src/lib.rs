@@ -6,20 +6,30 @@
 //! kind = "virtio-blk"
 //! image = "rootfs.ext4"   # relative to the machine file; size a multiple of 512 bytes
 //! read-only = false       # optional
+//! snapshot = false        # optional; `semu run --snapshot` sets it on every disk
 //! ```
 //!
-//! The image is locked while the machine runs (`flock`: shared when read-only, exclusive
-//! otherwise), so two machines cannot write one image. A read-only disk opens its image read-only
-//! and offers `VIRTIO_BLK_F_RO`. Linux names the disks `vda`, `vdb`, ... by address.
+//! The image is locked while the machine runs (`flock`: shared when read-only or snapshot,
+//! exclusive otherwise), so two machines cannot write one image. A read-only disk opens its image
+//! read-only and offers `VIRTIO_BLK_F_RO`; the root disk gets `ro` on the kernel command line. A
+//! snapshot disk (like QEMU's `-snapshot`) also opens its image read-only, but the guest sees a
+//! writable disk: its writes go to a private overlay that is discarded at exit, so the image never
+//! changes (see [`image`]). `snapshot` on a read-only disk changes nothing: the disk stays
+//! read-only. Linux names the disks `vda`, `vdb`, ... by address.
 
 mod blk;
+pub mod image;
 
-pub use blk::{feature, req, req_status, Blk, Image, ID_LEN, QUEUE_SIZE, SECTOR};
+pub use blk::{feature, req, req_status, Blk, ID_LEN, QUEUE_SIZE};
+pub use image::{Access, Image};
+
+/// Sector size.
+pub const SECTOR: u64 = 512;
 
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
-use semu_api::{BuildCtx, ConfigError, Device, DeviceKind, DeviceSpec};
+use semu_api::{Block, BuildCtx, ConfigError, Device, DeviceKind, DeviceSpec};
 use semu_virtio::MmioTransport;
 use serde::Deserialize;
 
@@ -32,6 +42,22 @@ pub struct Options {
     /// Present the disk as read-only; the image is opened read-only and never changes.
     #[serde(default)]
     pub read_only: bool,
+    /// Keep the image unchanged while the guest writes: the image is opened read-only and the
+    /// guest's writes go to a private overlay that is discarded at exit (`semu run --snapshot`
+    /// sets this on every disk). On a read-only disk it changes nothing.
+    #[serde(default)]
+    pub snapshot: bool,
+}
+
+impl Options {
+    /// How the disk uses its image.
+    pub fn access(&self) -> Access {
+        match (self.read_only, self.snapshot) {
+            (true, _) => Access::ReadOnly,
+            (false, true) => Access::Snapshot,
+            (false, false) => Access::ReadWrite,
+        }
+    }
 }
 
 /// The example of `semu devices`.
@@ -55,9 +81,13 @@ fn check(spec: &DeviceSpec) -> Result<(), ConfigError> {
     parse(spec).map(|_| ())
 }
 
+fn read_only(spec: &DeviceSpec) -> bool {
+    spec.params.parse::<Options>().is_ok_and(|o| o.access() == Access::ReadOnly)
+}
+
 fn build(spec: &DeviceSpec, ctx: &mut BuildCtx) -> anyhow::Result<Box<dyn Device>> {
     let (o, path) = parse(spec)?;
-    let image = Image::open(&path, o.read_only)?;
+    let image = Image::open(&path, o.access())?;
     Ok(Box::new(MmioTransport::new(&spec.name, Blk::new(image, &spec.name), ctx.irq.clone())))
 }
 
@@ -70,7 +100,7 @@ inventory::submit! {
         resources: semu_virtio::RESOURCES,
         irq_controller: None,
         console_tty: None,
-        block: Some(("vd", "image")),
+        block: Some(Block { prefix: "vd", image_option: "image", snapshot_option: Some("snapshot"), read_only }),
         check,
         build,
         fdt: semu_virtio::fdt,
@@ -111,6 +141,42 @@ mod tests {
         dev.shutdown();
         drop(dev);
         assert!(schemars::schema_for!(Options).as_value().to_string().contains("read-only"));
+    }
+
+    #[test]
+    fn snapshot_and_read_only_decide_the_access() {
+        let dir = TempDir::new("blk-access");
+        std::fs::write(dir.path().join("r.img"), vec![7; 1024]).unwrap();
+        let kind = find_kind("virtio-blk");
+        let block = kind.block.expect("a disk kind");
+        assert_eq!((block.prefix, block.image_option, block.snapshot_option), ("vd", "image", Some("snapshot")));
+        let head = "[[device]]\nname = \"d\"\nkind = \"virtio-blk\"\nimage = \"r.img\"\n";
+        for (extra, access) in [
+            ("", Access::ReadWrite),
+            ("snapshot = true\n", Access::Snapshot),
+            ("read-only = true\n", Access::ReadOnly),
+            ("read-only = true\nsnapshot = true\n", Access::ReadOnly),
+            ("read-only = false\nsnapshot = false\n", Access::ReadWrite),
+        ] {
+            let spec = example_spec(dir.path(), "virtio-blk", &format!("{head}{extra}"));
+            (kind.check)(&spec).unwrap();
+            assert_eq!(spec.params.parse::<Options>().unwrap().access(), access, "{extra}");
+            assert_eq!((block.read_only)(&spec), access == Access::ReadOnly, "{extra}");
+            let mut dev = (kind.build)(&spec, &mut build_ctx().0).unwrap();
+            let mut d = Driver::new();
+            let ro = d.device_features(dev.as_mut()) & feature::RO != 0;
+            assert_eq!(ro, access == Access::ReadOnly, "{extra}: VIRTIO_BLK_F_RO");
+            dev.shutdown();
+        }
+        // --snapshot sets the option through an override.
+        let mut spec = example_spec(dir.path(), "virtio-blk", head);
+        spec.params.set_override("snapshot", semu_api::toml::Value::Boolean(true), "--snapshot");
+        assert_eq!(spec.params.parse::<Options>().unwrap().access(), Access::Snapshot);
+        let bad = example_spec(dir.path(), "virtio-blk", &format!("{head}snapshot = \"yes\"\n"));
+        assert!(!(block.read_only)(&bad), "options that do not parse count as writable");
+        let e = (kind.check)(&bad).unwrap_err();
+        assert_eq!((e.field.as_deref(), e.line), (Some("snapshot"), Some(5)), "{e}");
+        assert_eq!(std::fs::read(dir.path().join("r.img")).unwrap(), vec![7; 1024]);
     }
 
     #[test]

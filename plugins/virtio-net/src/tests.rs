@@ -189,40 +189,33 @@ fn options_are_checked() {
     check(&spec(&dir, "backend = \"tap\"\ntap = \"tap0\"\n")).unwrap();
 }
 
-/// Runs `cmd` (in the calling thread's network namespace); panics if it fails, returns false if
-/// the program is not installed.
-fn run(cmd: &[&str]) -> bool {
+/// Runs `cmd` (in the calling thread's network namespace); panics if it fails or is not installed.
+fn run(cmd: &[&str]) {
     match std::process::Command::new(cmd[0]).args(&cmd[1..]).status() {
-        Ok(st) => {
-            assert!(st.success(), "{cmd:?}");
-            true
+        Ok(st) => assert!(st.success(), "{cmd:?}: {st}"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!("{cmd:?}: `{}` is not installed (iproute2; scripts/deps.sh installs it)", cmd[0])
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => panic!("{cmd:?}: {e}"),
     }
 }
 
+/// Needs root (a TAP interface), network namespaces and `ip` (iproute2), which `scripts/test.sh`
+/// has (CI runs it as root on Debian): without them the test fails, saying what is missing.
 #[test]
 fn tap_backend_in_a_private_network_namespace() {
     // SAFETY: plain system calls without pointers.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: creating a TAP interface needs root");
-        return;
-    }
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(euid, 0, "creating a TAP interface needs root: run the test as root (scripts/test.sh in CI is)");
     // A thread of its own, moved into a new network namespace: nothing leaves it, and the
     // interface vanishes with it.
     std::thread::spawn(|| {
         // SAFETY: affects only this thread.
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            eprintln!("skipped: unshare(CLONE_NEWNET): {}", std::io::Error::last_os_error());
-            return;
-        }
+        let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "unshare(CLONE_NEWNET): {} (network namespaces needed)", std::io::Error::last_os_error());
         let (to_guest, rx) = rx_channel();
         let tap = Tap::open("semutap0", to_guest, semu_api::Console::sink()).unwrap();
-        if !run(&["ip", "addr", "add", "10.9.0.1/24", "dev", "semutap0"]) {
-            eprintln!("skipped: no `ip` command (iproute2)");
-            return;
-        }
+        run(&["ip", "addr", "add", "10.9.0.1/24", "dev", "semutap0"]);
         run(&["ip", "link", "set", "semutap0", "up"]);
         let mut t = MmioTransport::new("net0", Net::new(MAC, Box::new(tap), rx), None);
         let mut d = Driver::new();
