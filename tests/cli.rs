@@ -3,32 +3,17 @@
 //! message"). Everything here runs the `semu` binary.
 
 mod common_machine;
+mod guest;
 
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common_machine::{Scratch, GOOD};
 
-/// Runs `semu ARGS` in `cwd` with stdin at end of file; kills it and fails after 30 s.
+/// Runs `semu ARGS` in `cwd`: status, stdout, stderr.
 fn semu_in(cwd: &Path, args: &[&str]) -> (ExitStatus, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_semu"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("semu {args:?} still running after 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = guest::semu_output(cwd, args, Duration::from_secs(30));
     (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 

@@ -138,7 +138,7 @@ fn snapshot_on_the_command_line_sets_snapshot_on_every_disk() {
     let ov = semu::config::Overrides { snapshot: true, ..Default::default() };
     let v = s.validate_with(&text, &ov).unwrap();
     assert_eq!(flags(&v), [("disk0".into(), true, false), ("disk1".into(), true, true)]);
-    assert_eq!(v.boot.bootargs, "console=ttyS0 root=/dev/vda rw rootwait", "a snapshot root stays rw");
+    assert_eq!(v.boot.bootargs, "console=ttyS0 root=/dev/vda rw rootwait panic=1", "a snapshot root stays rw");
     // Other devices get nothing (an unknown option would fail their check).
     let rng = v.devices.iter().find(|d| d.spec.name == "rng0").unwrap();
     (rng.kind.check)(&rng.spec).unwrap();

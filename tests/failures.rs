@@ -56,6 +56,21 @@ fn without_a_pvpanic_device_the_panicking_kernel_reboots_and_the_run_ends() {
 }
 
 #[test]
+fn the_vmlinux_elf_is_refused_with_a_pointer_to_the_image() {
+    // The README names build/guest/vmlinux for gdb; booting it instead is a clear error at once.
+    let vmlinux = images().join("vmlinux");
+    let m = machine("initramfs.toml");
+    let out = guest::semu_output(
+        m.parent().unwrap(),
+        &["run", m.to_str().unwrap(), "--kernel", vmlinux.to_str().unwrap()],
+        QUICK,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a 32-bit RISC-V ELF (a vmlinux?)") && err.contains("boot the `Image`"), "{err}");
+}
+
+#[test]
 fn poweroff_halt_and_reboot_work_in_the_initramfs_shell() {
     for (cmd, status) in [("poweroff", 0), ("halt", 0), ("reboot", semu::machine::EXIT_REBOOT)] {
         let mut g = Guest::start(&[machine("initramfs.toml").to_str().unwrap()], false);

@@ -129,28 +129,28 @@ fn a_read_only_root_disk_is_mounted_ro_and_a_snapshot_disk_rw() {
     let disk = "image = \"disk.img\"";
     assert_eq!(
         bootargs(&GOOD.replace(disk, &format!("{disk}\nread-only = true"))),
-        "console=ttyS0 root=/dev/vda ro rootwait"
+        "console=ttyS0 root=/dev/vda ro rootwait panic=1"
     );
     assert_eq!(
         bootargs(&GOOD.replace(disk, &format!("{disk}\nread-only = true\nsnapshot = true"))),
-        "console=ttyS0 root=/dev/vda ro rootwait",
+        "console=ttyS0 root=/dev/vda ro rootwait panic=1",
         "snapshot changes nothing on a read-only disk"
     );
     assert_eq!(
         bootargs(&GOOD.replace(disk, &format!("{disk}\nsnapshot = true"))),
-        "console=ttyS0 root=/dev/vda rw rootwait"
+        "console=ttyS0 root=/dev/vda rw rootwait panic=1"
     );
     assert_eq!(
         bootargs(&GOOD.replace(disk, &format!("{disk}\nread-only = false"))),
-        "console=ttyS0 root=/dev/vda rw rootwait"
+        "console=ttyS0 root=/dev/vda rw rootwait panic=1"
     );
     // Only the root disk's own flag counts: a read-only second disk leaves a writable root rw.
     let two = GOOD.replace("root = \"disk0\"", "root = \"disk1\"")
         + "\n[[device]]\nname = \"disk1\"\nkind = \"virtio-blk\"\nimage = \"disk2.img\"\nread-only = true\n";
-    assert_eq!(bootargs(&two), "console=ttyS0 root=/dev/vdb ro rootwait");
-    assert_eq!(bootargs(&two.replace("read-only = true", "")), "console=ttyS0 root=/dev/vdb rw rootwait");
+    assert_eq!(bootargs(&two), "console=ttyS0 root=/dev/vdb ro rootwait panic=1");
+    assert_eq!(bootargs(&two.replace("read-only = true", "")), "console=ttyS0 root=/dev/vdb rw rootwait panic=1");
     let ro_other = two.replace("root = \"disk1\"", "root = \"disk0\"");
-    assert_eq!(bootargs(&ro_other), "console=ttyS0 root=/dev/vda rw rootwait");
+    assert_eq!(bootargs(&ro_other), "console=ttyS0 root=/dev/vda rw rootwait panic=1");
 }
 
 #[test]

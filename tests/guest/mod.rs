@@ -64,6 +64,34 @@ impl Drop for InitramfsMachine {
     }
 }
 
+/// Runs `semu ARGS` in `cwd` with stdin at end of file and returns what it printed; kills it and
+/// fails the test if it is still running after `timeout` (a spin must not hang the suite).
+pub fn semu_output(cwd: &Path, args: &[&str], timeout: Duration) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_semu"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn semu");
+    let (out, err) = (chunks(child.stdout.take().unwrap()), chunks(child.stderr.take().unwrap()));
+    let until = Instant::now() + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("semu {args:?} still running after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let all = |rx: Receiver<Vec<u8>>| rx.iter().flatten().collect::<Vec<u8>>();
+    std::process::Output { status, stdout: all(out), stderr: all(err) }
+}
+
 /// A private copy of the root file system image, removed on drop.
 pub struct DiskCopy(pub PathBuf);
 
