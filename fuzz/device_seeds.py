@@ -6,6 +6,10 @@
 #   virtio_blk: write sector 5, read it back, flush, GET_ID, on a read-write, a read-only (the
 #               write fails) and a snapshot disk; virtio_net: send an ARP request, receive a frame;
 #   virtio_rng: two requests, the second split over two buffers.
+# And for virtio_fs (the FUSE server, fuzz/src/virtio_fs.rs, whose input is a session of requests
+# rather than a driver): a read-write session that looks up, opens, reads, creates, writes,
+# lists, makes and removes, links, renames, seeks, allocates, syncs, releases, forgets and
+# unmounts; a read-only session whose changes are refused; one that starts without INIT.
 # Usage: fuzz/device_seeds.py   (from anywhere; rewrites the seed-* files)
 import struct, sys, os
 
@@ -87,6 +91,101 @@ def rng():
     s.desc(0, 1, 0x2100, 16, NEXT | WRITE).desc(0, 2, 0x2200, 1500, WRITE).avail(0, 1).notify(0).tick()
     return bytes(s.b)
 
+# virtio_fs: the names and opcodes as fuzz/src/virtio_fs.rs indexes them.
+FS_NAMES = ["a.txt", "sub", "b.txt", "link", "out", "abs", "dir", "hard", "new", "x", "..", ".", "", "fifo"]
+FS_OPS = ["LOOKUP", "FORGET", "GETATTR", "SETATTR", "READLINK", "SYMLINK", "MKNOD", "MKDIR", "UNLINK",
+          "RMDIR", "RENAME", "LINK", "OPEN", "READ", "WRITE", "STATFS", "RELEASE", "FSYNC", "SETXATTR",
+          "GETXATTR", "LISTXATTR", "REMOVEXATTR", "FLUSH", "INIT", "OPENDIR", "READDIR", "RELEASEDIR",
+          "FSYNCDIR", "ACCESS", "CREATE", "INTERRUPT", "DESTROY", "BATCH_FORGET", "FALLOCATE",
+          "READDIRPLUS", "RENAME2", "LSEEK"]
+O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_APPEND = 0, 1, 2, 0o100, 0o2000
+
+class Fs(S):
+    def u64(self, v): self.b += struct.pack('<Q', v); return self
+    def name(self, n):
+        if n in FS_NAMES: return self.u8(FS_NAMES.index(n))
+        raw = n.encode(); assert len(raw) < 16
+        self.u8(0xf0 | len(raw)); self.b += raw; return self
+    def id(self, v): return self.u8(0).u64(v)                # a node id or handle, given outright
+    def off(self, v): return self.u8(1).u16(v) if v < 65536 else self.u8(0).u64(v)
+    def size(self, v): return self.u8(1).u16(v) if v < 65536 else self.u8(0).u32(v)
+    def req(self, op, node=1):
+        # kind 0 (shaped, honest header), reply buffers of the device's size, opcode, node id
+        return self.u8(0).u8(2).u8(FS_OPS.index(op)).id(node)
+    def raw(self, data): self.u8(15).u8(2).u16(len(data)); self.b += data; return self
+
+def fs_rw():
+    s = Fs().u8(0)                                            # read-write, INIT first
+    s.req("LOOKUP").name("a.txt")                             # node 2 (and "hard")
+    s.req("GETATTR", 2).u8(0).id(0)
+    s.req("OPEN", 2).u32(O_RDONLY)                            # fh 1
+    s.req("READ", 0).id(1).off(0).size(4096)
+    s.req("CREATE").u32(O_RDWR | O_CREAT).u16(0o644).name("new")       # node 3, fh 2
+    data = b"written by the virtio_fs fuzz seed\n"
+    s.req("WRITE", 0).id(2).off(0).u16(len(data)); s.b += data
+    s.req("READ", 0).id(2).off(0).size(100)
+    s.req("LOOKUP").name("sub")                               # node 4
+    s.req("OPENDIR", 4).u32(O_RDONLY)                         # fh 3
+    s.req("READDIRPLUS", 0).id(3).off(0).size(4096)           # b.txt: node 5
+    s.req("READDIR", 0).id(3).off(0).size(4096)
+    s.req("MKDIR").u16(0o755).name("x")                       # node 6
+    s.req("SYMLINK", 4).name("link").name("..")               # node 7
+    s.req("READLINK", 7)
+    s.req("RENAME2").id(4).u8(0).name("new").name("new")      # new -> sub/new
+    s.req("LINK", 6).id(2).name("hard")                       # x/hard: node 2 again
+    s.req("SETATTR", 2).u16(1 | 8).id(0).off(40).u32(0).u32(0).u32(0).u32(0).u16(0o600).u32(0).u32(0)
+    s.req("LSEEK", 0).id(2).off(0).u8(2)                      # SEEK_END
+    s.req("FALLOCATE", 0).id(2).off(0).u32(4096).u8(0)
+    s.req("FSYNC", 0).id(2).u8(1)
+    s.req("FLUSH", 0).id(2)
+    s.req("RELEASE", 0).id(1)
+    s.req("RELEASE", 0).id(2)
+    s.req("FSYNCDIR", 0).id(3).u8(0)
+    s.req("RELEASEDIR", 0).id(3)
+    s.req("STATFS")
+    s.req("ACCESS", 2).u8(4)                                  # R_OK
+    s.req("OPENDIR", 1).u32(O_RDONLY)                         # fh 4
+    s.req("READDIRPLUS", 0).id(4).off(0).size(100000)
+    s.req("LOOKUP").name("link")
+    s.req("LOOKUP").name("out")
+    s.req("UNLINK", 4).name("new")
+    s.req("FORGET", 2).u8(1)
+    s.req("BATCH_FORGET", 0).u8(2).id(3).u8(1).id(5).u8(1)
+    s.req("DESTROY", 0)
+    return bytes(s.b)
+
+def fs_ro():
+    s = Fs().u8(1)                                            # read-only, INIT first
+    s.req("LOOKUP").name("a.txt")                             # node 2
+    s.req("OPEN", 2).u32(O_RDONLY)                            # fh 1
+    s.req("READ", 0).id(1).off(0).size(4096)
+    s.req("OPEN", 2).u32(O_RDWR)                              # EROFS
+    s.req("WRITE", 0).id(1).off(0).u16(4); s.b += b"nope"    # EROFS
+    s.req("CREATE").u32(O_RDWR | O_CREAT).u16(0o644).name("new")       # EROFS
+    s.req("LOOKUP").name("dir")
+    s.req("READLINK", 3)
+    s.req("OPENDIR", 1).u32(O_RDONLY)                         # fh 2
+    s.req("READDIRPLUS", 0).id(2).off(0).size(4096)
+    s.req("ACCESS", 2).u8(2)                                  # W_OK: EROFS
+    s.req("RELEASE", 0).id(1)
+    s.req("FORGET", 2).u8(1)
+    return bytes(s.b)
+
+def fs_no_init():
+    s = Fs().u8(2)                                            # read-write, no INIT
+    s.req("LOOKUP").name("a.txt")                             # EIO
+    s.req("INIT", 0).u8(7).u8(38).u32(1 << 17).u32(0xffffffff)
+    s.req("LOOKUP").name("sub")                               # node 2
+    s.req("LOOKUP", 2).name("b.txt")                          # node 3
+    s.req("OPEN", 3).u32(O_RDONLY)                            # fh 1
+    s.req("READ", 0).id(1).off(4000).size(4096)
+    # a raw LOOKUP of "b.txt" in node 2 whose header's len is 4 bytes short
+    raw = struct.pack('<IIQQIIIHH', 40 + 6 - 4, 1, 99, 2, 0, 0, 0, 0, 0) + b"b.txt\0"
+    s.raw(raw)
+    s.req("DESTROY", 0)
+    s.req("INIT", 0).u8(7).u8(22).u32(0).u32(0)
+    return bytes(s.b)
+
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "regressions")
 out = {
     "virtio_blk/seed-read-write-disk-write-read-flush-get-id": blk(0),
@@ -94,6 +193,9 @@ out = {
     "virtio_blk/seed-snapshot-disk-write-read-flush-get-id": blk(2),
     "virtio_net/seed-send-an-arp-request-and-receive-a-frame": net(),
     "virtio_rng/seed-two-requests-one-split-in-two-buffers": rng(),
+    "virtio_fs/seed-read-write-session": fs_rw(),
+    "virtio_fs/seed-read-only-session-changes-refused": fs_ro(),
+    "virtio_fs/seed-requests-before-init-then-init": fs_no_init(),
 }
 for name, data in out.items():
     p = os.path.join(root, name)

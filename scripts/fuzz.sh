@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
         *) targets+=("$1"); shift ;;
     esac
 done
-((${#targets[@]})) || targets=(config cpu virtqueue virtio_blk virtio_net virtio_rng)
+((${#targets[@]})) || targets=(config cpu virtqueue virtio_blk virtio_net virtio_rng virtio_fs)
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
 export RUSTC_BOOTSTRAP=1

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, Overrides, Size};
+use crate::config::{self, Overrides, Share, Size};
 use crate::{fdt, registry, schema};
 
 /// semu: a RISC-V RV32IMA system emulator in which a machine is a TOML file.
@@ -73,6 +73,10 @@ pub struct OverrideArgs {
     /// Keep every disk image unchanged: the guest's writes go to a private overlay discarded at exit.
     #[arg(long)]
     snapshot: bool,
+    /// Share a host directory with the guest (a virtio-fs device; in the guest: mount -t virtiofs
+    /// TAG /mnt). TAG defaults to share, then share1, ... Repeatable.
+    #[arg(long, value_name = "HOSTDIR[:TAG]", value_parser = |s: &str| Share::parse(s))]
+    share: Vec<Share>,
 }
 
 impl OverrideArgs {
@@ -85,6 +89,7 @@ impl OverrideArgs {
             harts: self.harts,
             memory: self.memory,
             snapshot: self.snapshot,
+            shares: self.share.clone(),
         }
     }
 }

@@ -10,7 +10,7 @@ fn registry_holds_every_plugin() {
     // A plugin crate the linker dropped would be missing here.
     assert_eq!(
         semu::registry::names(),
-        ["aclint", "clint", "plic", "pvpanic", "uart8250", "virtio-blk", "virtio-net", "virtio-rng"]
+        ["aclint", "clint", "plic", "pvpanic", "uart8250", "virtio-blk", "virtio-fs", "virtio-net", "virtio-rng"]
     );
 }
 
@@ -46,6 +46,12 @@ fn every_example_parses_and_checks() {
             let e = s.validate(&text).expect_err("the image is missing");
             assert_eq!((e.field.as_deref(), e.instance.as_deref()), (Some(block.image_option), Some(name)), "{e}");
             std::fs::write(s.path(image), vec![0; 1 << 20]).unwrap();
+        }
+        if let Some(dir) = table.get("path").and_then(|v| v.as_str()) {
+            // A shared directory (virtio-fs): missing, it is an error about `path`.
+            let e = s.validate(&text).expect_err("the directory is missing");
+            assert_eq!((e.field.as_deref(), e.instance.as_deref()), (Some("path"), Some(name)), "{e}");
+            std::fs::create_dir_all(s.path(dir)).unwrap();
         }
         let v = s.validate(&text).unwrap_or_else(|e| panic!("{}: example in a machine: {e}\n{text}", k.kind));
         let placed: Vec<_> = v.devices.iter().filter(|d| d.spec.kind == k.kind).collect();
@@ -470,4 +476,73 @@ fn broken_machine_files_give_clear_errors() {
         }
     }
     assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn share_on_the_command_line_adds_virtio_fs_devices() {
+    use semu::config::{Overrides, Share};
+    assert_eq!(Share::parse("docs").unwrap(), Share { dir: "docs".into(), tag: None });
+    assert_eq!(Share::parse("a/b:src").unwrap(), Share { dir: "a/b".into(), tag: Some("src".into()) });
+    assert_eq!(Share::parse("/x:y/z").unwrap(), Share { dir: "/x:y/z".into(), tag: None }, "a tag has no '/'");
+    assert!(Share::parse(":tag").is_err());
+
+    let s = Scratch::new("share");
+    std::fs::create_dir_all(s.path("one")).unwrap();
+    std::fs::create_dir_all(s.path("two")).unwrap();
+    // The file already has a "share0": the shares take the next free names.
+    let text = GOOD.to_string() + "\n[[device]]\nname = \"share0\"\nkind = \"virtio-rng\"\n";
+    let ov = Overrides {
+        shares: vec![Share::parse(s.path("one").to_str().unwrap()).unwrap(), Share { dir: s.path("two"), tag: None }],
+        ..Default::default()
+    };
+    let v = s.validate_with(&text, &ov).unwrap();
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    struct Fs {
+        path: std::path::PathBuf,
+        tag: String,
+    }
+    let fs: Vec<(String, Fs)> = v
+        .devices
+        .iter()
+        .filter(|d| d.spec.kind == "virtio-fs")
+        .map(|d| {
+            (d.kind.check)(&d.spec).unwrap();
+            (d.spec.name.clone(), d.spec.params.parse().unwrap())
+        })
+        .collect();
+    let got: Vec<_> = fs.iter().map(|(n, f)| (n.as_str(), f.path.clone(), f.tag.as_str())).collect();
+    assert_eq!(got, [("share1", s.path("one"), "share"), ("share2", s.path("two"), "share1")]);
+    assert!(v.devices.iter().filter(|d| d.spec.kind == "virtio-fs").all(|d| d.spec.irq.is_some()));
+
+    // Mistakes name the option.
+    let bad = |share: Share| s.validate_with(GOOD, &Overrides { shares: vec![share], ..Default::default() });
+    let e = bad(Share { dir: s.path("missing"), tag: None }).unwrap_err();
+    assert_eq!((e.option, e.field.as_deref(), e.instance.as_deref()), (Some("--share"), Some("path"), Some("share0")));
+    assert!(e.to_string().contains("missing") && e.to_string().contains("--share"), "{e}");
+    let e = bad(Share { dir: s.path("disk.img"), tag: None }).unwrap_err();
+    assert!(e.to_string().contains("is not a directory"), "{e}");
+    let e = bad(Share { dir: s.path("one"), tag: Some("x".repeat(37)) }).unwrap_err();
+    assert_eq!((e.option, e.field.as_deref()), (Some("--share"), Some("tag")), "{e}");
+    assert!(e.to_string().contains("36"), "{e}");
+    let e = bad(Share { dir: s.path("one"), tag: Some("two words".into()) }).unwrap_err();
+    assert!(e.to_string().contains("no spaces"), "{e}");
+}
+
+#[test]
+fn a_virtio_fs_device_in_the_file_is_checked() {
+    let s = Scratch::new("fs-file");
+    std::fs::create_dir_all(s.path("shared")).unwrap();
+    let dev = |more: &str| GOOD.to_string() + "\n[[device]]\nname = \"fs0\"\nkind = \"virtio-fs\"\n" + more;
+    s.validate(&dev("path = \"shared\"\ntag = \"share\"\nread-only = true\n")).unwrap();
+    let text = dev("path = \"shared\"\n");
+    let e = s.validate(&text).unwrap_err();
+    assert_eq!((e.field.as_deref(), e.instance.as_deref()), (Some("tag"), Some("fs0")), "{e}");
+    let text = dev("path = \"nowhere\"\ntag = \"t\"\n");
+    let e = s.validate(&text).unwrap_err();
+    assert_eq!((e.field.as_deref(), e.line), (Some("path"), Some(line_of(&text, "nowhere"))), "{e}");
+    assert!(e.to_string().contains(&s.path("nowhere").display().to_string()), "relative to the file: {e}");
+    let text = dev("path = \"shared\"\ntag = \"\"\n");
+    let e = s.validate(&text).unwrap_err();
+    assert_eq!((e.field.as_deref(), e.line), (Some("tag"), Some(line_of(&text, "tag = \"\""))), "{e}");
 }

@@ -155,3 +155,9 @@ fn virtio_rng_target_keeps_its_findings_fixed() {
     replay("virtio_rng");
     smoke("virtio_rng", &read_all(&["fuzz/regressions/virtio_rng"]), 500, 2048, false);
 }
+
+#[test]
+fn virtio_fs_target_keeps_its_findings_fixed() {
+    replay("virtio_fs");
+    smoke("virtio_fs", &read_all(&["fuzz/regressions/virtio_fs"]), 500, 2048, false);
+}

@@ -14,6 +14,7 @@ pub mod bytes;
 pub mod config;
 pub mod cpu;
 pub mod devices;
+pub mod virtio_fs;
 pub mod virtqueue;
 
 /// A target's body.
@@ -27,4 +28,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("virtio_blk", devices::blk::run),
     ("virtio_net", devices::net::run),
     ("virtio_rng", devices::rng::run),
+    ("virtio_fs", virtio_fs::run),
 ];

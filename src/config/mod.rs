@@ -20,6 +20,7 @@
 //! ```
 
 mod isa;
+mod share;
 mod size;
 pub mod validate;
 mod warn;
@@ -31,6 +32,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use isa::Isa;
+pub use share::Share;
 pub use size::Size;
 pub use validate::{validate, Overrides, Validated};
 

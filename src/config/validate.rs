@@ -9,7 +9,7 @@ use std::sync::Arc;
 use semu_api::{ConfigError, DeviceKind, DeviceSpec, Params, SourceFile};
 use toml::Spanned;
 
-use super::{BootModeKind, ClockKind, Isa, MachineFile, MisalignedKind, Size, COMMON_KEYS};
+use super::{BootModeKind, ClockKind, Isa, MachineFile, MisalignedKind, Share, Size, COMMON_KEYS};
 use crate::loader::{self, LinuxLayout};
 use crate::registry;
 
@@ -36,6 +36,9 @@ pub struct Overrides {
     pub memory: Option<Size>,
     /// `--snapshot`: every disk keeps its image unchanged (writes go to a throwaway overlay).
     pub snapshot: bool,
+    /// `--share`: host directories shared with the guest, each a `virtio-fs` device added to the
+    /// machine.
+    pub shares: Vec<Share>,
 }
 
 /// A device instance after validation: placed, with its kind.
@@ -199,7 +202,9 @@ pub fn validate(file: &Arc<SourceFile>, mut m: MachineFile, ov: &Overrides) -> R
         ));
     }
 
+    let shares = super::share::add_devices(file, &mut m, &ov.shares)?;
     let mut devices = place_devices(&cx, &m, ram_base, ram_size, harts as usize, timebase_frequency)?;
+    super::share::set_options(&mut devices, shares);
     let boot = plan_boot(&cx, &m, ov, &mut devices, ram_base, ram_size)?;
 
     for d in &devices {

@@ -21,7 +21,7 @@ pub use console::{Console, ConsoleInput};
 pub use device::{BusFault, DevCtx, Device, StopRequest};
 pub use irq::{HartLines, IrqLine, IrqPins, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_SSIP, MIP_STIP};
 pub use ram::GuestRam;
-pub use registry::{Block, BuildCtx, DeviceKind, DeviceSpec, FdtCtx, IrqController, Resources};
+pub use registry::{Block, BuildCtx, DeviceKind, DeviceSpec, FdtCtx, IrqController, Resources, SharedDir};
 
 pub use inventory;
 pub use schemars;

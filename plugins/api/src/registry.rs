@@ -43,6 +43,8 @@ pub struct DeviceKind {
     pub console_tty: Option<&'static str>,
     /// Set if an instance is a disk that can hold the root file system.
     pub block: Option<Block>,
+    /// Set if an instance shares a host directory with the guest (`--share` adds one).
+    pub shared_dir: Option<SharedDir>,
     /// Checks the instance's options (and that the files they name exist) without opening
     /// anything for use. `semu validate` runs this.
     pub check: fn(&DeviceSpec) -> Result<(), ConfigError>,
@@ -72,6 +74,15 @@ pub struct Block {
     /// Whether the instance is a read-only disk (its root gets `ro` on the kernel command line,
     /// not `rw`). Options that do not parse count as writable; the kind's `check` reports them.
     pub read_only: fn(&DeviceSpec) -> bool,
+}
+
+/// What the core needs to know about a kind that shares a host directory with the guest.
+#[derive(Debug, Clone, Copy)]
+pub struct SharedDir {
+    /// The option naming the host directory (which `--share HOSTDIR[:TAG]` sets).
+    pub path_option: &'static str,
+    /// The option naming the tag the guest mounts it by (which `--share` sets).
+    pub tag_option: &'static str,
 }
 
 /// One validated, placed device instance.

@@ -137,6 +137,7 @@ inventory::submit! {
         irq_controller: Some(IrqController { max_source: MAX_SOURCE }),
         console_tty: None,
         block: None,
+        shared_dir: None,
         check,
         build,
         fdt,

@@ -83,6 +83,7 @@ inventory::submit! {
         irq_controller: None,
         console_tty: None,
         block: None,
+        shared_dir: None,
         check,
         build,
         fdt,

@@ -194,6 +194,7 @@ inventory::submit! {
         irq_controller: None,
         console_tty: Some("ttyS"),
         block: None,
+        shared_dir: None,
         check,
         build,
         fdt,

@@ -101,6 +101,7 @@ inventory::submit! {
         irq_controller: None,
         console_tty: None,
         block: Some(Block { prefix: "vd", image_option: "image", snapshot_option: Some("snapshot"), read_only }),
+        shared_dir: None,
         check,
         build,
         fdt: semu_virtio::fdt,

@@ -1,5 +1,5 @@
 //! Virtio over MMIO, shared by semu's virtio device plugins (`virtio-blk`, `virtio-rng`,
-//! `virtio-net`). This crate registers no device kind.
+//! `virtio-net`, `virtio-fs`). This crate registers no device kind.
 //!
 //! - [`MmioTransport`] is the register file of the virtio 1.x "Virtio Over MMIO" transport
 //!   (version 2, non-legacy only). It implements [`semu_api::Device`] and owns the queues, the
@@ -41,6 +41,8 @@ pub mod id {
     pub const BLOCK: u32 = 2;
     /// Entropy source.
     pub const RNG: u32 = 4;
+    /// File system device (virtio-fs).
+    pub const FS: u32 = 26;
 }
 
 /// Device status bits (virtio 1.x, 2.1).
