@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing semu needs on a Debian machine that has only Rust, gcc and
 # Python: the bare-metal RISC-V compiler for the ISA tests, dtc for cross-checking device trees,
-# libslirp for user-mode networking, gdb-multiarch for the debugger tests, and check-jsonschema.
+# libslirp for user-mode networking, gdb-multiarch for the debugger tests, the kernel's headers
+# (virtio-fs checks its FUSE structures against linux/fuse.h), and check-jsonschema.
 # Does nothing (and says so) when everything is there.
 set -euo pipefail
 
@@ -10,7 +11,8 @@ if [ "$(id -u)" != 0 ]; then
     sudo="sudo -n" # never wait at a password prompt (CI has no standard input)
 fi
 
-pkgs=(gcc-riscv64-unknown-elf device-tree-compiler libslirp-dev libglib2.0-dev pkg-config gdb-multiarch e2fsprogs iproute2)
+pkgs=(gcc-riscv64-unknown-elf device-tree-compiler libslirp-dev libglib2.0-dev pkg-config gdb-multiarch e2fsprogs iproute2
+    linux-libc-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
