@@ -8,5 +8,6 @@ use semu_pvpanic as _;
 use semu_uart8250 as _;
 use semu_virtio_blk as _;
 use semu_virtio_fs as _;
+use semu_virtio_input as _;
 use semu_virtio_net as _;
 use semu_virtio_rng as _;

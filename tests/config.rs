@@ -10,7 +10,18 @@ fn registry_holds_every_plugin() {
     // A plugin crate the linker dropped would be missing here.
     assert_eq!(
         semu::registry::names(),
-        ["aclint", "clint", "plic", "pvpanic", "uart8250", "virtio-blk", "virtio-fs", "virtio-net", "virtio-rng"]
+        [
+            "aclint",
+            "clint",
+            "plic",
+            "pvpanic",
+            "uart8250",
+            "virtio-blk",
+            "virtio-fs",
+            "virtio-input",
+            "virtio-net",
+            "virtio-rng"
+        ]
     );
 }
 

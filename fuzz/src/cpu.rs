@@ -121,6 +121,7 @@ fn system(spec: &Validated, console: Arc<Console>) -> System {
             irq_pins: pins[i].clone(),
             hart_lines: hart_lines.clone(),
             console: console.clone(),
+            input: semu_api::InputHub::detached(),
             verbose: false,
         };
         let dev = (d.kind.build)(&d.spec, &mut ctx).expect("device builds");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use semu_api::{BuildCtx, Console, GuestRam, HartLines, IrqLine, IrqPins};
+use semu_api::{BuildCtx, Console, GuestRam, HartLines, InputHub, IrqLine, IrqPins};
 
 use crate::bus::{Bus, MapError, System};
 use crate::clock::{Clock, ClockSource};
@@ -37,12 +37,15 @@ pub struct Machine {
     /// The compiling tier's threshold (instructions a page runs before it is compiled); `None`
     /// interprets only.
     pub jit: Option<u32>,
+    /// Host input on its way to the input devices (the monitor and a window send to it).
+    pub input: Arc<InputHub>,
 }
 
 impl Machine {
     /// Builds every device, loads kernel/initrd/DTB (or the ELF) and resets the harts.
     pub fn build(spec: Validated, console: Arc<Console>, verbose: bool) -> anyhow::Result<Self> {
         let hart_lines = HartLines::new(spec.harts);
+        let input = InputHub::new(console.clone());
         let pins: Vec<Option<Arc<IrqPins>>> =
             spec.devices.iter().map(|d| d.kind.irq_controller.map(|c| IrqPins::new(c.max_source + 1))).collect();
         let mut bus = Bus::default();
@@ -56,6 +59,7 @@ impl Machine {
                 irq_pins: pins[i].clone(),
                 hart_lines: hart_lines.clone(),
                 console: console.clone(),
+                input: input.clone(),
                 verbose,
             };
             let dev = (d.kind.build)(&d.spec, &mut ctx).with_context(|| {
@@ -132,7 +136,15 @@ impl Machine {
             stop: None,
             verbose,
         };
-        Ok(Self { spec, harts, sys, dtb, stats: crate::run::Stats::default(), jit: Some(crate::cpu::JIT_THRESHOLD) })
+        Ok(Self {
+            spec,
+            harts,
+            sys,
+            dtb,
+            stats: crate::run::Stats::default(),
+            jit: Some(crate::cpu::JIT_THRESHOLD),
+            input,
+        })
     }
 
     /// Runs until the guest powers off, the user quits, or a limit is hit; then shuts the devices

@@ -40,8 +40,14 @@ impl Rig {
     fn new(name: &'static str, harts: usize) -> Self {
         let k = kind(name);
         let lines = HartLines::new(harts);
-        let mut ctx =
-            BuildCtx { irq: None, irq_pins: None, hart_lines: lines.clone(), console: Console::sink(), verbose: false };
+        let mut ctx = BuildCtx {
+            irq: None,
+            irq_pins: None,
+            hart_lines: lines.clone(),
+            console: Console::sink(),
+            input: semu_api::InputHub::detached(),
+            verbose: false,
+        };
         let dev = (k.build)(&spec(k.kind, k.example, harts), &mut ctx).unwrap();
         Self { dev, lines, ram: GuestRam::new(0x8000_0000, 0x1000), stop: None, now: 0 }
     }

@@ -12,6 +12,7 @@
 mod config;
 mod console;
 mod device;
+mod input;
 mod irq;
 mod ram;
 mod registry;
@@ -19,6 +20,7 @@ mod registry;
 pub use config::{missing_field, ConfigError, Params, SourceFile};
 pub use console::{Console, ConsoleInput};
 pub use device::{BusFault, DevCtx, Device, StopRequest};
+pub use input::{ev, InputClass, InputEvent, InputHub, InputReceiver};
 pub use irq::{HartLines, IrqLine, IrqPins, MIP_MEIP, MIP_MSIP, MIP_MTIP, MIP_SEIP, MIP_SSIP, MIP_STIP};
 pub use ram::GuestRam;
 pub use registry::{Block, BuildCtx, DeviceKind, DeviceSpec, FdtCtx, IrqController, Resources, SharedDir};

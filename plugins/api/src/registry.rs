@@ -118,6 +118,8 @@ pub struct BuildCtx {
     pub hart_lines: Arc<HartLines>,
     /// The host console (also wakes the machine from host threads).
     pub console: Arc<Console>,
+    /// Host input for input devices (`register` their class).
+    pub input: Arc<crate::InputHub>,
     /// Whether the user asked for host-side log lines.
     pub verbose: bool,
 }

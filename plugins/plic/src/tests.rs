@@ -43,6 +43,7 @@ impl Rig {
             irq_pins: Some(pins.clone()),
             hart_lines: hart_lines.clone(),
             console: Console::sink(),
+            input: semu_api::InputHub::detached(),
             verbose: false,
         };
         let dev = (kind().build)(&spec(EXAMPLE, harts), &mut ctx).unwrap();

@@ -73,6 +73,7 @@ impl Rig {
             irq_pins: None,
             hart_lines: HartLines::new(1),
             console: console.clone(),
+            input: semu_api::InputHub::detached(),
             verbose: false,
         };
         let dev = build(spec, &mut ctx).unwrap();

@@ -41,6 +41,8 @@ pub mod id {
     pub const BLOCK: u32 = 2;
     /// Entropy source.
     pub const RNG: u32 = 4;
+    /// Input device (keyboard, mouse, tablet).
+    pub const INPUT: u32 = 18;
     /// File system device (virtio-fs).
     pub const FS: u32 = 26;
 }
@@ -107,8 +109,12 @@ pub trait VirtioDevice: Send {
     /// queues.
     fn queue_max_sizes(&self) -> &[u16];
 
-    /// The device-specific configuration space (read-only to the driver).
+    /// The device-specific configuration space.
     fn config(&self) -> &[u8];
+
+    /// The driver wrote `data` at `offset` of the configuration space (most devices' spaces are
+    /// read-only to the driver: the default ignores it).
+    fn write_config(&mut self, _offset: u64, _data: &[u8]) {}
 
     /// The driver set `DRIVER_OK` having accepted `features`.
     fn activate(&mut self, _features: u64) {}

@@ -283,7 +283,10 @@ impl<D: VirtioDevice> Device for MmioTransport<D> {
 
     fn write(&mut self, offset: u64, size: u8, value: u64, ctx: &mut DevCtx) -> Result<(), BusFault> {
         if offset >= CONFIG_OFFSET {
-            return Ok(()); // the config spaces of our devices are read-only
+            let bytes = value.to_le_bytes();
+            let n = usize::from(size).min(bytes.len());
+            self.dev.write_config(offset - CONFIG_OFFSET, &bytes[..n]);
+            return Ok(());
         }
         if size != 4 {
             return Err(BusFault::BadSize);

@@ -314,6 +314,7 @@ pub fn build_ctx() -> (semu_api::BuildCtx, semu_api::IrqLine) {
         irq_pins: None,
         hart_lines: semu_api::HartLines::new(1),
         console: semu_api::Console::sink(),
+        input: semu_api::InputHub::detached(),
         verbose: false,
     };
     (ctx, line)
