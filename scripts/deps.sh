@@ -2,7 +2,8 @@
 # Installs what building and testing semu needs on a Debian machine that has only Rust, gcc and
 # Python: the bare-metal RISC-V compiler for the ISA tests, dtc for cross-checking device trees,
 # libslirp for user-mode networking, gdb-multiarch for the debugger tests, the kernel's headers
-# (virtio-fs checks its FUSE structures against linux/fuse.h), and check-jsonschema.
+# (virtio-fs checks its FUSE structures against linux/fuse.h), check-jsonschema, and qemu.qmp
+# (QEMU's Python QMP client: the monitor tests drive semu with it).
 # Does nothing (and says so) when everything is there.
 set -euo pipefail
 
@@ -24,15 +25,19 @@ if ((${#missing[@]})); then
 else
     echo "deps: system packages present"
 fi
-if ! python3 -m check_jsonschema --version >/dev/null 2>&1; then
+# PyPI packages, each checked by importing it
+py_missing=()
+python3 -c 'import check_jsonschema' >/dev/null 2>&1 || py_missing+=(check-jsonschema)
+python3 -c 'from qemu.qmp import QMPClient' >/dev/null 2>&1 || py_missing+=(qemu.qmp)
+if ((${#py_missing[@]})); then
     if ! python3 -m pip --version >/dev/null 2>&1; then
         echo "deps: pip missing: installing Debian package python3-pip"
         $sudo apt-get update -q
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-pip
     fi
-    echo "deps: installing check-jsonschema (PyPI)"
-    # Debian's own Python refuses pip installs outside a venv (PEP 668); this tool is only ours.
-    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check check-jsonschema
+    echo "deps: installing ${py_missing[*]} (PyPI)"
+    # Debian's own Python refuses pip installs outside a venv (PEP 668); these tools are only ours.
+    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check "${py_missing[@]}"
 fi
 if command -v rustup >/dev/null 2>&1; then
     for c in rustfmt clippy; do

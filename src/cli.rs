@@ -126,6 +126,9 @@ pub struct RunArgs {
     /// With --gdb: hold every hart before its first instruction until a debugger continues.
     #[arg(long, requires = "gdb")]
     pub wait_gdb: bool,
+    /// Serve QEMU's machine protocol (QMP) on unix:PATH or tcp:HOST:PORT (port 0 picks one).
+    #[arg(long, value_name = "ADDR", value_parser = |s: &str| crate::qmp::QmpAddr::parse(s))]
+    pub qmp: Option<crate::qmp::QmpAddr>,
 }
 
 /// Prints a machine's warnings to stderr.

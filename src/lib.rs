@@ -15,6 +15,7 @@ pub mod gdb;
 pub mod loader;
 pub mod machine;
 mod plugins;
+pub mod qmp;
 pub mod registry;
 pub mod run;
 pub mod sbi;

@@ -49,8 +49,10 @@ pub enum RunExit {
     Reboot,
     /// The guest kernel panicked and said so (pvpanic).
     GuestPanic,
-    /// The user quit from the console.
+    /// The user quit from the console (or the monitor's `quit`).
     Quit,
+    /// The monitor reset the machine (QMP `system_reset`): the run ends as for a reboot.
+    Reset,
     /// A program wrote this value to `tohost` (1 = pass, `(n << 1) | 1` = fail with code n).
     ToHost(u32),
     /// `max_instructions` were executed.
@@ -108,6 +110,37 @@ pub(crate) trait DebugHook {
         budget: u64,
         trace: bool,
     ) -> (u64, SliceExit);
+}
+
+/// Two hooks in the loop: a monitor ([`crate::qmp`]), asked first, and a debugger, which alone
+/// runs stepped slices.
+pub(crate) struct HookPair<'a> {
+    /// Polled first; never steps.
+    pub monitor: &'a mut dyn DebugHook,
+    /// Polled second; its stepping decides how slices run.
+    pub debugger: &'a mut dyn DebugHook,
+}
+
+impl DebugHook for HookPair<'_> {
+    fn poll(&mut self, harts: &mut [Hart], sys: &mut System, sh: &mut Shared) -> Option<RunExit> {
+        self.monitor.poll(harts, sys, sh).or_else(|| self.debugger.poll(harts, sys, sh))
+    }
+
+    fn stepping(&self) -> bool {
+        self.debugger.stepping()
+    }
+
+    fn run_slice(
+        &mut self,
+        harts: &mut [Hart],
+        i: usize,
+        sys: &mut System,
+        sh: &mut Shared,
+        budget: u64,
+        trace: bool,
+    ) -> (u64, SliceExit) {
+        self.debugger.run_slice(harts, i, sys, sh, budget, trace)
+    }
 }
 
 /// [`run_with_stats`] with a debugger.

@@ -9,7 +9,7 @@ use crate::bus::{Bus, MapError, System};
 use crate::clock::{Clock, ClockSource};
 use crate::config::{BootModeKind, ClockKind, MisalignedKind, Validated};
 use crate::cpu::{Hart, HartConfig, MisalignedAmo, Priv};
-use crate::run::{BootMode, DebugHook, RunExit, RunOptions};
+use crate::run::{BootMode, DebugHook, HookPair, RunExit, RunOptions};
 use crate::{fdt, loader};
 
 /// Instructions per timebase tick with the deterministic (`instret`) clock.
@@ -185,7 +185,7 @@ fn put(ram: &mut GuestRam, at: u64, data: &[u8], what: &str) -> anyhow::Result<(
 pub fn exit_status(exit: &RunExit) -> i32 {
     match exit {
         RunExit::PowerOff(code) => *code,
-        RunExit::Reboot => EXIT_REBOOT,
+        RunExit::Reboot | RunExit::Reset => EXIT_REBOOT,
         RunExit::GuestPanic => EXIT_GUEST_PANIC,
         RunExit::Quit => 0,
         RunExit::ToHost(1) => 0,
@@ -244,24 +244,37 @@ pub fn run_cli(spec: Validated, args: &crate::cli::RunArgs) -> anyhow::Result<i3
         ),
         None => None,
     };
+    let mut qmp = match &args.qmp {
+        Some(addr) => Some(crate::qmp::QmpServer::start(addr, console.clone()).context("--qmp")?),
+        None => None,
+    };
     let term = crate::term::attach_stdio(&console);
     if term.is_raw() {
         eprintln!("semu: {}\r", crate::term::ESCAPE_HELP);
     }
     m.jit = if args.no_jit { None } else { Some(args.jit_threshold) };
     let started = std::time::Instant::now();
-    let exit = m.run_debug(args.max_instructions, args.trace, gdb.as_mut().map(|g| g.hook()));
+    let exit = match (qmp.as_mut().map(|q| q.hook()), gdb.as_mut().map(|g| g.hook())) {
+        (Some(monitor), Some(debugger)) => {
+            m.run_debug(args.max_instructions, args.trace, Some(&mut HookPair { monitor, debugger }))
+        }
+        (monitor, debugger) => m.run_debug(args.max_instructions, args.trace, monitor.or(debugger)),
+    };
     let elapsed = started.elapsed();
     drop(term);
     let status = exit_status(&exit);
     if let Some(g) = &mut gdb {
         g.finish(status);
     }
+    if let Some(q) = &mut qmp {
+        q.finish(&exit);
+    }
     match &exit {
         RunExit::Fatal(msg) => eprintln!("semu: guest stopped: {msg}"),
         RunExit::ToHost(v) if *v != 1 => eprintln!("semu: tohost reports failure: test {} ({v:#x})", v >> 1),
         RunExit::InstructionLimit => eprintln!("semu: instruction limit reached"),
         RunExit::Reboot => eprintln!("semu: guest requested a reboot"),
+        RunExit::Reset => eprintln!("semu: reset by the QMP monitor (system_reset): the run ends as for a reboot"),
         RunExit::GuestPanic => eprintln!("semu: the guest kernel panicked (reported by pvpanic); its message is above"),
         _ => {}
     }
@@ -287,6 +300,7 @@ mod tests {
             (RunExit::PowerOff(0), 0),
             (RunExit::PowerOff(1), 1), // SRST shutdown, reason "system failure"
             (RunExit::Reboot, EXIT_REBOOT),
+            (RunExit::Reset, EXIT_REBOOT),
             (RunExit::GuestPanic, EXIT_GUEST_PANIC),
             (RunExit::Quit, 0),
             (RunExit::ToHost(1), 0),

@@ -67,14 +67,15 @@ impl Drop for InitramfsMachine {
 /// Runs `semu ARGS` in `cwd` with stdin at end of file and returns what it printed; kills it and
 /// fails the test if it is still running after `timeout` (a spin must not hang the suite).
 pub fn semu_output(cwd: &Path, args: &[&str], timeout: Duration) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_semu"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn semu");
+    output_of(Command::new(env!("CARGO_BIN_EXE_semu")).args(args).current_dir(cwd), timeout)
+}
+
+/// Runs `cmd` with stdin at end of file and returns what it printed; kills it and fails the test
+/// if it is still running after `timeout`.
+pub fn output_of(cmd: &mut Command, timeout: Duration) -> std::process::Output {
+    let args: Vec<_> = std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(|a| a.to_owned()).collect();
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn the command");
     let (out, err) = (chunks(child.stdout.take().unwrap()), chunks(child.stderr.take().unwrap()));
     let until = Instant::now() + timeout;
     let status = loop {
@@ -84,7 +85,7 @@ pub fn semu_output(cwd: &Path, args: &[&str], timeout: Duration) -> std::process
         if Instant::now() > until {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("semu {args:?} still running after {timeout:?}");
+            panic!("{args:?} still running after {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -174,6 +175,23 @@ impl Guest {
             }
             self.pump(until);
         }
+    }
+
+    /// Waits `d`, collecting output; returns what came after the last match (and moves the
+    /// match point past it).
+    pub fn collect(&mut self, d: Duration) -> String {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            self.pump(until);
+        }
+        let text = self.out[self.seen..].to_string();
+        self.seen = self.out.len();
+        text
+    }
+
+    /// semu's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends raw text to the console.
