@@ -31,6 +31,7 @@ pub const EVENT_LEN: u32 = 8;
 /// What the device is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[schemars(inline)]
 pub enum InputType {
     /// Keys (`send-key`).
     Keyboard,
