@@ -98,9 +98,12 @@ pub(crate) trait DebugHook {
     /// `Some(exit)` ends the run.
     fn poll(&mut self, harts: &mut [Hart], sys: &mut System, sh: &mut Shared) -> Option<RunExit>;
     /// Whether hart slices go through [`run_slice`](Self::run_slice) rather than
-    /// [`Hart::run_slice`].
-    fn stepping(&self) -> bool;
-    /// Runs hart `i` as [`Hart::run_slice`] does, one instruction at a time.
+    /// [`Hart::run_slice`]. A hook that never steps (the monitor) keeps the default.
+    fn stepping(&self) -> bool {
+        false
+    }
+    /// Runs hart `i` as [`Hart::run_slice`] does, one instruction at a time (the default, for
+    /// hooks that never step, is the plain slice).
     fn run_slice(
         &mut self,
         harts: &mut [Hart],
@@ -109,7 +112,9 @@ pub(crate) trait DebugHook {
         sh: &mut Shared,
         budget: u64,
         trace: bool,
-    ) -> (u64, SliceExit);
+    ) -> (u64, SliceExit) {
+        harts[i].run_slice(sys, sh, budget, trace)
+    }
 }
 
 /// Two hooks in the loop: a monitor ([`crate::qmp`]), asked first, and a debugger, which alone

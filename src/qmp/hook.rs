@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use semu_api::Console;
 
 use crate::bus::System;
-use crate::cpu::{Hart, Shared, SliceExit};
+use crate::cpu::{Hart, Shared};
 use crate::run::{DebugHook, RunExit};
 
 /// How often a paused machine checks whether the user quit from the console.
@@ -147,21 +147,5 @@ impl DebugHook for Hook {
                 return Some(exit);
             }
         }
-    }
-
-    fn stepping(&self) -> bool {
-        false
-    }
-
-    fn run_slice(
-        &mut self,
-        harts: &mut [Hart],
-        i: usize,
-        sys: &mut System,
-        sh: &mut Shared,
-        budget: u64,
-        trace: bool,
-    ) -> (u64, SliceExit) {
-        harts[i].run_slice(sys, sh, budget, trace)
     }
 }
